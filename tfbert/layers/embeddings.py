@@ -49,7 +49,7 @@ class BertEmbeddings(keras.layers.Layer):
         # LayerNorm statistics stay in float32 under mixed precision.
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype="float32", name="layer_norm")
-        self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, token_ids_shape, segment_ids_shape=None):
         self.word_embeddings.build(token_ids_shape)

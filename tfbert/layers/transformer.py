@@ -82,7 +82,7 @@ class TransformerBlock(keras.layers.Layer):
             dropout=self.attention_dropout, kernel_initializer=initializer,
             dtype=self.dtype_policy, name="self_attention")
         self.self_attention.build(x_shape, x_shape)
-        self.attention_dropout_layer = keras.layers.Dropout(self.dropout)
+        self.attention_dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype="float32", name="attention_layer_norm")
         self.attention_layer_norm.build(x_shape)
@@ -94,7 +94,7 @@ class TransformerBlock(keras.layers.Layer):
             hidden_size, kernel_initializer=initializer,
             dtype=self.dtype_policy, name="output_dense")
         self.output_dense.build(tuple(x_shape[:-1]) + (self.intermediate_size,))
-        self.output_dropout_layer = keras.layers.Dropout(self.dropout)
+        self.output_dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype="float32", name="output_layer_norm")
         self.output_layer_norm.build(x_shape)

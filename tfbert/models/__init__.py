@@ -1,0 +1,4 @@
+"""BERT models: the encoder and the task models built on it."""
+
+from tfbert.models.encoder import BertEncoder, bert_encoder, encoder_config
+from tfbert.models.tasks import BertClassifier, BertPretrainer, BertSpanQA, BertTokenClassifier

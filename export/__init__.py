@@ -1,0 +1,1 @@
+"""Export: SavedModel (TF Serving layout), TF-Serving-compatible server and client, TFLite."""
