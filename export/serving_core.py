@@ -86,8 +86,8 @@ def read_signature_defs(saved_model_dir, tags=("serve",)):
     if set(tags) <= set(meta_graph.meta_info_def.tags):
       return dict(meta_graph.signature_def)
   raise ServingError(grpc.StatusCode.NOT_FOUND,
-                     f"Could not find meta graph def matching supplied tags: {{ {', '.join(tags)} }}."
-                     " To inspect available tag-sets in the SavedModel, please use the SavedModel"
+                     "Could not find meta graph def matching supplied tags: "
+                     f"{{ {', '.join(tags)} }}. To inspect available tag-sets in the SavedModel, please use the SavedModel"
                      " CLI: `saved_model_cli`")
 
 
@@ -263,7 +263,7 @@ class ModelManager:
     except Exception as e:  # Any load error becomes the version's status.
       code = getattr(e, "code", None)
       if not isinstance(code, grpc.StatusCode):
-        code = _grpc_code(e)
+        code = grpc_code(e)
       message = getattr(e, "message", None) or str(e)
       logging.error("Loading servable: {name: %s version: %d} failed: %s", name, version, message)
       self._failed.setdefault(name, {})[version] = path
@@ -361,7 +361,7 @@ class ModelManager:
     return [m.name for m in self._config.model_config_list.config]
 
 
-def _grpc_code(error):
+def grpc_code(error):
   """Maps a TF OpError (same numbering as gRPC) or any other exception to a gRPC code."""
   code = getattr(error, "error_code", None)
   for status in grpc.StatusCode:

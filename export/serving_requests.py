@@ -15,7 +15,7 @@ from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      predict_pb2)
 
-from export.serving_core import ServingError
+from export.serving_core import ServingError, grpc_code
 
 DEFAULT_SIGNATURE = "serving_default"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
@@ -35,8 +35,8 @@ _PROTO_FIELDS = {
 def dtype_string(dtype_enum):
   """`DataTypeString`: DT_FLOAT -> "float", DT_INT32 -> "int32", DT_STRING -> "string"."""
   try:
-    return tf.dtypes.as_dtype(dtype_enum).name
-  except TypeError:
+    return types_pb2.DataType.Name(dtype_enum)[len("DT_"):].lower()
+  except ValueError:
     return "unknown dtype enum (%d)" % dtype_enum
 
 
@@ -113,7 +113,7 @@ def validate_inputs(signature_def, request_inputs):
     if tensor.dtype.as_datatype_enum != info.dtype:
       raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
                          f"Expects arg[{index}] to be {dtype_string(info.dtype)} but "
-                         f"{tensor.dtype.name} is provided")
+                         f"{dtype_string(tensor.dtype.as_datatype_enum)} is provided")
     if not info.tensor_shape.unknown_rank:
       expected_shape = [d.size if d.size >= 0 else None for d in info.tensor_shape.dim]
       if not tf.TensorShape(expected_shape).is_compatible_with(tensor.shape):
@@ -150,8 +150,7 @@ def _run(servable, signature_name, feeds, runner):
       return runner(servable, signature_name, feeds)
     return servable.run(signature_name, feeds)
   except tf.errors.OpError as e:
-    from export.serving_core import _grpc_code
-    raise ServingError(_grpc_code(e), e.message)
+    raise ServingError(grpc_code(e), e.message)
 
 
 def predict(manager, request, runner=None):

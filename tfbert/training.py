@@ -1,0 +1,173 @@
+"""Running `model.fit` the way every tfbert program does.
+
+Training is counted in optimizer steps. The repeated training set is cut into
+"loops" of `steps_per_loop` steps (Keras epochs), so `BackupAndRestore` saves
+model and optimizer state every loop and a killed run restarts from the last
+loop boundary with the same flags, as Model Garden's `steps_per_loop` does.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+
+import keras
+from absl import logging
+
+
+class PhaseTimer:
+    """Logs one line per phase with its elapsed time, and keeps the timings."""
+
+    def __init__(self):
+        self.timings = {}
+        self._start = time.perf_counter()
+
+    def phase(self, name):
+        timer = self
+
+        class _Phase:
+            def __enter__(self):
+                self.start = time.perf_counter()
+                logging.info("[%s] started", name)
+                print(f"[{name}] ...", flush=True)
+
+            def __exit__(self, *exc):
+                seconds = time.perf_counter() - self.start
+                timer.timings[name] = round(seconds, 1)
+                print(f"[{name}] done in {seconds:.1f}s", flush=True)
+
+        return _Phase()
+
+    @property
+    def total_seconds(self):
+        return round(time.perf_counter() - self._start, 1)
+
+
+def resume_loop(model_dir):
+    """The loop a restarted run resumes from (0 for a fresh `model_dir`)."""
+    path = os.path.join(model_dir, "backup", "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return json.load(f)["epoch"]
+
+
+def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop,
+        eval_dataset=None, eval_steps=None, verbose=None, callbacks=()):
+    """Trains `model` (already compiled) for `total_steps` steps with resume and logs.
+
+    Args:
+        model: a compiled `keras.Model`, created inside the strategy's scope.
+        train_dataset: `tf.data.Dataset` of `(features, labels)` global batches; it is
+            repeated here, so pass one pass over the data.
+        model_dir: str, where `backup/` (resume state) and `logs/` (TensorBoard) go.
+        total_steps: int, optimizer steps for the whole run.
+        steps_per_loop: int, steps between resume checkpoints (one Keras epoch each).
+        eval_dataset: optional `tf.data.Dataset` evaluated at the end of every loop.
+        eval_steps: optional int, batches of `eval_dataset` per evaluation.
+    Returns:
+        the `keras.callbacks.History` of this (possibly resumed) run.
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}.")
+    steps_per_loop = max(1, min(steps_per_loop, total_steps))
+    loops = math.ceil(total_steps / steps_per_loop)
+    os.makedirs(model_dir, exist_ok=True)
+    start_loop = resume_loop(model_dir)
+    if start_loop:
+        print(f"Resuming from step {start_loop * steps_per_loop} of {total_steps} "
+              f"({os.path.join(model_dir, 'backup')}).", flush=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup"),
+                                         delete_checkpoint=False),
+        keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"), update_freq="epoch"),
+        *callbacks,
+    ]
+    if verbose is None:  # progress bars on a terminal, one line per loop in logs
+        verbose = 1 if sys.stdout.isatty() else 2
+    return model.fit(
+        train_dataset.repeat(), epochs=loops, steps_per_epoch=steps_per_loop,
+        validation_data=eval_dataset, validation_steps=eval_steps,
+        callbacks=callbacks, verbose=verbose)
+
+
+def write_metrics(model_dir, metrics):
+    """Writes `metrics.json` in `model_dir` and returns its path."""
+    path = os.path.join(model_dir, "metrics.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(metrics, f, indent=2, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+    return path
+
+
+@dataclasses.dataclass
+class TrainingOptions:
+    """What every training program takes (the shared flags of DESIGN.md)."""
+
+    model_dir: str
+    strategy: str = "auto"
+    tpu: str = None
+    cpu_devices: int = 1
+    mixed_precision: str = None
+    jit_compile: bool = False
+    config: str = None
+    init_checkpoint: str = None
+    vocab_file: str = None
+    max_seq_length: int = 128
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    epochs: int = 3
+    train_steps: int = None
+    steps_per_loop: int = 200
+    warmup_fraction: float = 0.1
+    gradient_accumulation_steps: int = None
+
+    def total_steps(self, num_examples):
+        """Optimizer steps: `train_steps`, else `epochs` full global batches."""
+        if self.train_steps:
+            return self.train_steps
+        steps = self.epochs * (num_examples // self.batch_size)
+        if steps < 1:
+            raise ValueError(
+                f"{num_examples} training examples give no full batch of --batch_size="
+                f"{self.batch_size}.")
+        return steps
+
+
+def resolve_vocab_file(options):
+    """`--vocab_file`, else the `vocab.txt` beside `--init_checkpoint`."""
+    if options.vocab_file:
+        path = options.vocab_file
+    elif options.init_checkpoint:
+        path = os.path.join(options.init_checkpoint, "vocab.txt")
+    else:
+        raise ValueError("Give --vocab_file (no --init_checkpoint to take it from).")
+    if not os.path.isfile(path):
+        raise ValueError(f"Vocabulary file not found: {path}")
+    return path
+
+
+def build_encoder(options, vocab_size):
+    """The encoder to train: loaded from `init_checkpoint`, else built from `config`."""
+    from tfbert.config import BertConfig, PRESETS
+    from tfbert.models import bert_encoder
+    if options.init_checkpoint:
+        from tfbert.checkpoints import load_encoder
+        encoder = load_encoder(options.init_checkpoint, dtype=options.mixed_precision)
+        if encoder.vocab_size != vocab_size:
+            raise ValueError(
+                f"--init_checkpoint={options.init_checkpoint} has vocab_size "
+                f"{encoder.vocab_size} but the vocabulary has {vocab_size} tokens.")
+        return encoder
+    if options.config in PRESETS:
+        config = BertConfig.preset(options.config, vocab_size=vocab_size)
+    else:
+        config = dataclasses.replace(BertConfig.from_json(options.config),
+                                     vocab_size=vocab_size)
+    if options.max_seq_length > config.max_position_embeddings:
+        raise ValueError(
+            f"--max_seq_length={options.max_seq_length} exceeds the config's "
+            f"max_position_embeddings ({config.max_position_embeddings}).")
+    return bert_encoder(config, dtype=options.mixed_precision)
