@@ -223,9 +223,6 @@ class ModelServer:
     while not self._stopped.wait(self._stats_interval):
       logging.info("Serving stats: %s", self.stats.log_line())
 
-  def wait(self):
-    self._stopped.wait()
-
   def stop(self, grace=2.0):
     """Stops accepting requests, finishes in-flight ones, logs the statistics line."""
     if self._stopped.is_set():
@@ -251,9 +248,12 @@ def serve(config, port, rest_api_port, host, poll_wait_seconds, batching, op_aud
     server.start()
   except ServingError as e:
     raise SystemExit(f"Failed to start server. Error: {e.message}")
+  stop_requested = threading.Event()
   for signum in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(signum, lambda *_: threading.Thread(target=server.stop).start())
-  server.wait()
+    signal.signal(signum, lambda *_: stop_requested.set())
+  while not stop_requested.wait(0.5):  # short waits so the signal handler gets to run
+    pass
+  logging.info("Shutting down: finishing in-flight requests")
   server.stop()
 
 

@@ -109,6 +109,8 @@ def test_mixed_precision_keeps_float32_islands(policy):
     block = encoder.transformer_layers[0]
     assert block.attention_layer_norm.compute_dtype == "float32"
     assert block.intermediate_dense.compute_dtype == policy.split("_")[1]
+    assert BertEncoder.from_config(encoder.get_config()).transformer_layers[0] \
+        .intermediate_dense.compute_dtype == policy.split("_")[1]
     # A heavily padded batch: rows with a single real token.
     batch = _pretraining_batch()
     batch["padding_mask"][1:, 1:] = 0

@@ -25,7 +25,8 @@ import tensorflow_text as tf_text
 from google.protobuf import text_format
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
-                                     get_model_status_pb2, model_service_pb2_grpc, predict_pb2,
+                                     get_model_status_pb2, model_management_pb2,
+                                     model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
 
 from export import op_audit, server, serving_core
@@ -371,6 +372,19 @@ model_config_list {{
     request.model_spec.version_label = "stable"
     assert stub.Predict(request).model_spec.version.value == 1
     assert stub.Predict(text_request(["good"], name="b")).model_spec.version.value == 5
+    # HandleReloadConfigRequest: the new list replaces the old one; "a" is unloaded.
+    _, model_stub = stubs(srv.port)
+    reload = model_management_pb2.ReloadConfigRequest()
+    reload.config.CopyFrom(serving_core.single_model_config("b", str(tmp_path / "b")))
+    assert model_stub.HandleReloadConfigRequest(reload).status.error_code == 0
+    with pytest.raises(grpc.RpcError) as error:
+      stub.Predict(text_request(["good"], name="a"))
+    assert error.value.details() == "Servable not found for request: Latest(a)"
+    reload.config.model_config_list.config.add().CopyFrom(reload.config.model_config_list.config[0])
+    with pytest.raises(grpc.RpcError) as error:
+      model_stub.HandleReloadConfigRequest(reload)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details() == "Illegal to list model b multiple times in config list"
   finally:
     srv.stop()
 

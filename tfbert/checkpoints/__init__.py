@@ -11,7 +11,8 @@ from tfbert.checkpoints.layout import detect_format
 from tfbert.checkpoints.native import load_native, save_encoder
 from tfbert.checkpoints.original import load_original
 
-__all__ = ["detect_format", "load_encoder", "save_encoder"]
+__all__ = ["detect_format", "load_encoder", "load_huggingface", "load_native", "load_original",
+           "save_encoder"]
 
 
 def load_encoder(path, dtype=None, allow_pickle=False):

@@ -70,7 +70,8 @@ def _mismatch(encoder, weights_file, config_file):
                 f"describes: missing variable(s) {missing[:10]}, unexpected {unexpected[:10]}")
     for name, shape in expected.items():
         if found[name] != shape:
-            return f"`{name}` has shape {found[name]}, but the config in {config_file} implies {shape}"
+            return (f"`{name}` has shape {found[name]}, but the config in {config_file} "
+                    f"implies {shape}")
     return None
 
 

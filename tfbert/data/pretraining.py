@@ -20,13 +20,16 @@ import tensorflow_text as tf_text
 NSP_IS_NEXT, NSP_RANDOM = 0, 1
 
 
-def tokenize_documents(documents, tokenizer, batch_size=8192):
+def tokenize_documents(documents, tokenizer, batch_size=8192, segmented=True):
     """Word-piece ids of every word, keeping word boundaries.
 
     Args:
         documents: list of documents; a document is a list of sentences; a sentence is
             a list of words (str).
         tokenizer: a `tfbert.tokenization.BertTokenizer`.
+        segmented: the words are linguistic words (a segmented Chinese corpus): all
+            their pieces form one word. Otherwise a word is a piece plus the `##`
+            pieces that follow it, as the original BERT's whole-word masking groups.
     Returns:
         the same nesting where each sentence is `(ids, word_starts)`: int lists of equal
         length, `word_starts[i]` 1 where a word begins. Empty sentences are dropped.
@@ -36,6 +39,7 @@ def tokenize_documents(documents, tokenizer, batch_size=8192):
     for start in range(0, len(words), batch_size):
         batch = tokenizer.tokenize(tf.constant(words[start:start + batch_size]))
         pieces.extend(batch.to_list())
+    is_suffix = [token.startswith("##") for token in tokenizer.vocab]
     tokenized, cursor = [], 0
     for doc in documents:
         sentences = []
@@ -43,7 +47,8 @@ def tokenize_documents(documents, tokenizer, batch_size=8192):
             ids, starts = [], []
             for word_pieces in pieces[cursor:cursor + len(sentence)]:
                 ids.extend(word_pieces)
-                starts.extend([1] + [0] * (len(word_pieces) - 1) if word_pieces else [])
+                starts.extend(1 if i == 0 else int(not segmented and not is_suffix[piece])
+                              for i, piece in enumerate(word_pieces))
             cursor += len(sentence)
             if ids:
                 sentences.append((ids, starts))

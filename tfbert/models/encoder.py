@@ -77,7 +77,7 @@ class BertEncoder(keras.Model):
             inputs={"token_ids": token_ids, "segment_ids": segment_ids,
                     "padding_mask": padding_mask},
             outputs={"sequence_output": x, "pooled_output": self.pooler(x)},
-            dtype=dtype, **kwargs)
+            **kwargs)
 
         # === Config ===
         self.vocab_size = vocab_size
@@ -92,6 +92,8 @@ class BertEncoder(keras.Model):
         self.type_vocab_size = type_vocab_size
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
+        # Functional models do not keep a policy of their own; the layers carry it.
+        self.layer_dtype = keras.dtype_policies.get(dtype).name if dtype else None
 
     @property
     def word_embeddings(self):
@@ -101,7 +103,7 @@ class BertEncoder(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "dtype": self.layer_dtype,
             "vocab_size": self.vocab_size,
             "hidden_size": self.hidden_size,
             "num_layers": self.num_layers,

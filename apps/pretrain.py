@@ -1,0 +1,72 @@
+r"""Pretrains BERT with masked LM + next-sentence prediction.
+
+From text with dynamic masking (default corpus: People's Daily, January 1998,
+segmented, so whole-word masking uses real Chinese words):
+
+    python -m apps.pretrain --config=tiny --vocab_file=runs/vocab/vocab.txt \
+        --model_dir=runs/pretrain --train_steps=2000
+
+From TFRecords written by `apps.create_pretraining_data` (static masks):
+
+    python -m apps.pretrain --config=tiny --vocab_file=... --train_records='data/*.tfrecord' \
+        --heldout_records=data/heldout.tfrecord --model_dir=runs/pretrain --train_steps=2000
+
+Writes `MODEL_DIR/encoder/` (config, weights, vocab: an `--init_checkpoint` for the
+fine-tuning programs) and `metrics.json` with held-out MLM and NSP accuracy.
+"""
+
+from absl import app, flags
+
+from apps import common_flags
+
+common_flags.define_training_flags(batch_size=32, learning_rate=1e-4, epochs=1)
+_INPUT_FILE = flags.DEFINE_string(
+    "input_file", None, "Text corpus: one sentence per line, an empty line between "
+    "documents. Default: the shipped People's Daily corpus.")
+_TRAIN_RECORDS = flags.DEFINE_string("train_records", None, "TFRecord file pattern from "
+                                     "create_pretraining_data (instead of text).")
+_HELDOUT_RECORDS = flags.DEFINE_string("heldout_records", None, "Held-out TFRecords.")
+_WHOLE_WORD = flags.DEFINE_boolean("whole_word_masking", True, "Mask every piece of a "
+                                   "chosen word together.")
+_MAX_PREDICTIONS = flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions "
+                                        "per sequence.", lower_bound=1)
+_DUPE_FACTOR = flags.DEFINE_integer("dupe_factor", 1, "Times each document is cut into "
+                                    "pairs (with different cuts).", lower_bound=1)
+
+
+def load_documents(input_file):
+    """Documents → sentences → words; `segmented` tells whether words are real words."""
+    if input_file:
+        from tfbert.data.text_corpus import read_text_corpus
+        return read_text_corpus(input_file), False
+    from tfbert.data.peoples_daily import load_corpus_documents
+    return load_corpus_documents(), True
+
+
+def main(argv):
+    del argv
+    options = common_flags.training_options()
+    from tfbert.tasks.pretraining import pretrain, text_pairs
+    if _TRAIN_RECORDS.value:
+        if _INPUT_FILE.value:
+            raise app.UsageError("Give --input_file or --train_records, not both.")
+        if not options.train_steps:
+            raise app.UsageError("--train_records needs --train_steps.")
+        return pretrain(options, train_records=_TRAIN_RECORDS.value,
+                        heldout_records=_HELDOUT_RECORDS.value,
+                        max_predictions=_MAX_PREDICTIONS.value)
+    from tfbert.tokenization import BertTokenizer
+    from tfbert.training import resolve_vocab_file
+    documents, segmented = load_documents(_INPUT_FILE.value)
+    train, heldout = text_pairs(documents, BertTokenizer(resolve_vocab_file(options)),
+                                options.max_seq_length, dupe_factor=_DUPE_FACTOR.value,
+                                segmented=segmented)
+    print(f"{len(documents)} documents -> {len(train)} training and {len(heldout)} "
+          "held-out pairs.", flush=True)
+    return pretrain(options, train_pairs=train, heldout_pairs=heldout,
+                    max_predictions=_MAX_PREDICTIONS.value, whole_word=_WHOLE_WORD.value)
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("model_dir")
+    app.run(main)

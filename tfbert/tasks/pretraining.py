@@ -1,0 +1,115 @@
+"""Masked-LM + next-sentence pretraining: data, training, held-out metrics, saving."""
+
+import os
+
+import keras
+
+from tfbert import training
+from tfbert.data import pretraining as pretraining_data
+from tfbert.distribution import get_strategy
+from tfbert.models import BertPretrainer
+from tfbert.optimization import create_optimizer
+from tfbert.tokenization import BertTokenizer
+
+
+def _special_ids(tokenizer):
+    return {"cls": tokenizer.cls_id, "sep": tokenizer.sep_id, "pad": tokenizer.pad_id,
+            "mask": tokenizer.mask_id}
+
+
+def text_pairs(documents, tokenizer, max_seq_length, heldout_every=20, seed=12345,
+               dupe_factor=1, segmented=True):
+    """Tokenizes documents and returns `(train_pairs, heldout_pairs)`.
+
+    Every `heldout_every`-th document is held out, so held-out pairs come from text the
+    model never trains on.
+    """
+    tokenized = pretraining_data.tokenize_documents(documents, tokenizer, segmented=segmented)
+    heldout = [d for i, d in enumerate(tokenized) if i % heldout_every == 0]
+    train = [d for i, d in enumerate(tokenized) if i % heldout_every != 0]
+    return (pretraining_data.create_nsp_pairs(train, max_seq_length, seed=seed,
+                                              dupe_factor=dupe_factor),
+            pretraining_data.create_nsp_pairs(heldout, max_seq_length, seed=seed + 1))
+
+
+def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
+             heldout_records=None, max_predictions=20, whole_word=False):
+    """Pretrains a `BertPretrainer`; returns held-out MLM and NSP accuracy.
+
+    Give either pairs (dynamic masking: new masks every pass) or TFRecord patterns
+    written by `create_pretraining_data` (static masks). Writes `encoder/` (tfbert's
+    checkpoint format: config, weights, vocab — usable as `--init_checkpoint`) and
+    `metrics.json` under `options.model_dir`.
+    """
+    from tfbert.checkpoints import save_encoder
+    timer = training.PhaseTimer()
+    strategy = get_strategy(options.strategy, options.tpu, options.cpu_devices)
+    vocab_file = training.resolve_vocab_file(options)
+    tokenizer = BertTokenizer(vocab_file)
+    seq = options.max_seq_length
+    if train_records:
+        train_ds = pretraining_data.read_tfrecords(train_records, seq, max_predictions,
+                                                   options.batch_size)
+        num_train = None
+    else:
+        masker = pretraining_data.PretrainingMasker(
+            tokenizer.vocab_size, _special_ids(tokenizer), seq, max_predictions,
+            whole_word=whole_word)
+        train_ds = pretraining_data.masked_dataset(
+            pretraining_data.pairs_dataset(train_pairs), masker, options.batch_size)
+        num_train = len(train_pairs)
+    if heldout_records:
+        heldout_ds = pretraining_data.read_tfrecords(
+            heldout_records, seq, max_predictions, options.batch_size, shuffle=False,
+            drop_remainder=False)
+    elif heldout_pairs:
+        heldout_masker = pretraining_data.PretrainingMasker(
+            tokenizer.vocab_size, _special_ids(tokenizer), seq, max_predictions,
+            whole_word=whole_word)
+        heldout_ds = pretraining_data.masked_dataset(
+            pretraining_data.pairs_dataset(heldout_pairs), heldout_masker,
+            options.batch_size, shuffle=False, drop_remainder=False).cache()
+    else:
+        heldout_ds = None
+    if num_train is None and not options.train_steps:
+        raise ValueError("Training from TFRecords needs --train_steps.")
+    total_steps = options.total_steps(num_train or 0)
+    with timer.phase("build model"), strategy.scope():
+        encoder = training.build_encoder(options, tokenizer.vocab_size)
+        model = BertPretrainer(encoder)
+        loss = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight")
+        model.compile(
+            optimizer=create_optimizer(
+                options.learning_rate, total_steps, warmup_fraction=options.warmup_fraction,
+                gradient_accumulation_steps=options.gradient_accumulation_steps),
+            loss={"mlm_logits": loss, "nsp_logits": loss},
+            weighted_metrics={
+                "mlm_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
+                "nsp_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
+            jit_compile=options.jit_compile)
+    print(f"Pretraining for {total_steps} steps of {options.batch_size} "
+          f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
+    with timer.phase("pretrain"):
+        history = training.fit(model, train_ds, model_dir=options.model_dir,
+                               total_steps=total_steps, steps_per_loop=options.steps_per_loop)
+    results = {"train_steps": total_steps,
+               "train_loss": float(history.history["loss"][-1]) if history.history else None}
+    if heldout_ds is not None:
+        with timer.phase("evaluate"):
+            scores = model.evaluate(heldout_ds, return_dict=True, verbose=0)
+        results.update({
+            "heldout_mlm_accuracy": float(scores["mlm_logits_accuracy"]),
+            "heldout_nsp_accuracy": float(scores["nsp_logits_accuracy"]),
+            "heldout_loss": float(scores["loss"]),
+        })
+    encoder_dir = os.path.join(options.model_dir, "encoder")
+    save_encoder(encoder, vocab_file, encoder_dir)
+    results["encoder_dir"] = encoder_dir
+    results["seconds"] = timer.total_seconds
+    results["phase_seconds"] = timer.timings
+    training.write_metrics(options.model_dir, results)
+    print(f"Wrote {encoder_dir}: " + ", ".join(
+        f"{k}={v:.4f}" for k, v in results.items() if k.startswith("heldout_")), flush=True)
+    return results
+
