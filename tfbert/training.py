@@ -76,9 +76,13 @@ def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop,
     loops = math.ceil(total_steps / steps_per_loop)
     os.makedirs(model_dir, exist_ok=True)
     start_loop = resume_loop(model_dir)
+    dataset = train_dataset.repeat()
     if start_loop:
         print(f"Resuming from step {start_loop * steps_per_loop} of {total_steps} "
               f"({os.path.join(model_dir, 'backup')}).", flush=True)
+        # Skip the batches already trained on, so a resumed run sees the same data
+        # order as an uninterrupted one (given a seeded shuffle).
+        dataset = dataset.skip(start_loop * steps_per_loop)
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup"),
                                          delete_checkpoint=False),
@@ -88,7 +92,7 @@ def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop,
     if verbose is None:  # progress bars on a terminal, one line per loop in logs
         verbose = 1 if sys.stdout.isatty() else 2
     return model.fit(
-        train_dataset.repeat(), epochs=loops, steps_per_epoch=steps_per_loop,
+        dataset, epochs=loops, steps_per_epoch=steps_per_loop,
         validation_data=eval_dataset, validation_steps=eval_steps,
         callbacks=callbacks, verbose=verbose)
 

@@ -13,6 +13,7 @@ import h5py
 
 from tfbert.checkpoints import layout
 from tfbert.config import BertConfig
+from tfbert.tokenization import vocab as vocab_info
 from tfbert.models.encoder import bert_encoder, encoder_config
 
 CONFIG_FILE = "bert_config.json"
@@ -42,6 +43,12 @@ def save_encoder(encoder, vocab_file, directory):
     encoder.save_weights(paths["weights"])
     if os.path.abspath(vocab_file) != os.path.abspath(paths["vocab"]):
         shutil.copyfile(vocab_file, paths["vocab"])
+        # The normalizer record travels with the vocabulary, so fine-tuning tokenizes
+        # exactly as pretraining did.
+        info_file = vocab_info.info_path(vocab_file)
+        if os.path.exists(info_file):
+            paths["vocab_info"] = vocab_info.info_path(paths["vocab"])
+            shutil.copyfile(info_file, paths["vocab_info"])
     return paths
 
 

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from tfbert.layers import MaskedLMHead
+from tfbert.models.multi_worker import MultiWorkerFitMixin
 
 _ENCODER_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
@@ -22,7 +23,7 @@ def _truncated_normal(encoder):
     return keras.initializers.TruncatedNormal(stddev=encoder.initializer_range)
 
 
-class _EncoderTask(keras.Model):
+class _EncoderTask(MultiWorkerFitMixin, keras.Model):
     """Shared config plumbing: the encoder is serialized inside the task's config."""
 
     def get_config(self):

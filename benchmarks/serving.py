@@ -1,0 +1,178 @@
+"""Serving cost of a raw-text classifier: SavedModel in process, gRPC, batching, TFLite.
+
+    python -m benchmarks.serving --model_dir=runs/cls        # any classification run
+    python -m benchmarks.serving                              # fine-tunes BERT-tiny first
+
+Exports the run (`export.saved_model`), converts it to float32 and dynamic-range int8
+`.tflite` (`export.tflite`) and starts `export.server` as a child process (with and without
+`--enable_batching`). Prints:
+
+* batch-1 latency (median of interleaved calls) of the SavedModel signature in process, the
+  same over gRPC (target overhead <= 1.3x) and the two TFLite files, with file sizes;
+* QPS of `--clients` concurrent gRPC clients sending one text per request, without and with
+  server-side batching (target >= 3x).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import grpc  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from benchmarks.timing import interleaved_times, print_table  # noqa: E402
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "A classification run; default: fine-tune "
+                                 "BERT-tiny on the sentiment split into --work_dir.")
+_WORK_DIR = flags.DEFINE_string("work_dir", None, "Where exports and the default run go; "
+                                "default: a temporary directory.")
+_ROUNDS = flags.DEFINE_integer("rounds", 100, "Timed batch-1 calls per candidate.",
+                               lower_bound=1)
+_CLIENTS = flags.DEFINE_integer("clients", 16, "Concurrent gRPC clients for the QPS test.",
+                                lower_bound=1)
+_SECONDS = flags.DEFINE_float("seconds", 10.0, "Duration of each QPS run.", lower_bound=0.5)
+
+_TEXTS = ["这个手机用起来很流畅，电池也耐用，很满意。", "质量太差了，用了两天就坏了，不推荐购买。",
+          "物流很快，包装完好。", "客服态度不好，退货也麻烦。"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _dir_size(path):
+    return sum(os.path.getsize(os.path.join(root, f))
+               for root, _, files in os.walk(path) for f in files)
+
+
+def start_server(config_file, batching):
+    """`python -m export.server` as a child process; returns (process, port) once it answers."""
+    from export import client
+    port = _free_port()
+    command = [sys.executable, "-m", "export.server", f"--port={port}",
+               f"--model_config_file={config_file}", "--file_system_poll_wait_seconds=-1",
+               "--stats_interval_seconds=0"] + (["--enable_batching"] if batching else [])
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    process = subprocess.Popen(command, env=dict(os.environ, PYTHONPATH=repo),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    channel, stub = client.make_stub(f"127.0.0.1:{port}")
+    deadline = time.time() + 180
+    while True:
+        try:
+            stub.Predict(client.build_predict_request(_TEXTS[:1], "bert"), timeout=5)
+            break
+        except grpc.RpcError:
+            if process.poll() is not None or time.time() > deadline:
+                process.kill()
+                raise RuntimeError(f"export.server did not start: {' '.join(command)}")
+            time.sleep(0.5)
+    channel.close()
+    return process, port
+
+
+def measure_qps(port, clients, seconds):
+    """Requests per second of `clients` threads, each with its own channel, one text each."""
+    from export import client
+    counts = [0] * clients
+    stop = time.time() + seconds
+
+    def worker(i):
+        channel, stub = client.make_stub(f"127.0.0.1:{port}")
+        request = client.build_predict_request([_TEXTS[i % len(_TEXTS)]], "bert")
+        while time.time() < stop:
+            stub.Predict(request, timeout=30)
+            counts[i] += 1
+        channel.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    start = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.time() - start)
+
+
+def run_benchmark(model_dir, work_dir, rounds, clients, seconds):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+
+    from export import client, saved_model, tflite
+    if model_dir is None:
+        from tests.export_fixtures import sentiment_run
+        model_dir, _ = sentiment_run(os.path.join(work_dir, "sentiment_run"))
+    base = os.path.join(work_dir, "models")
+    version_dir = saved_model.export_saved_model(model_dir, base, "bert")
+    files = {q: tflite.convert_tflite(model_dir, os.path.join(work_dir, f"bert_{q}.tflite"), q)
+             for q in ("none", "dynamic")}
+    config_file = os.path.join(base, "models.config")
+
+    signature = tf.saved_model.load(version_dir).signatures["serving_default"]
+    one = tf.constant(_TEXTS[:1])
+    runners = {q: tflite.TFLiteModel(path) for q, path in files.items()}
+    process, port = start_server(config_file, batching=False)
+    try:
+        channel, stub = client.make_stub(f"127.0.0.1:{port}")
+        request = client.build_predict_request(_TEXTS[:1], "bert")
+        times = interleaved_times({
+            "saved_model": lambda: signature(text=one)["probabilities"].numpy(),
+            "grpc": lambda: stub.Predict(request, timeout=30),
+            "tflite_f32": lambda: runners["none"].predict(_TEXTS[:1]),
+            "tflite_int8": lambda: runners["dynamic"].predict(_TEXTS[:1]),
+        }, rounds=rounds, warmup=5)
+        channel.close()
+        qps_plain = measure_qps(port, clients, seconds)
+    finally:
+        process.terminate()
+        process.wait()
+    process, port = start_server(config_file, batching=True)
+    try:
+        measure_qps(port, clients, min(seconds, 2.0))  # warm the batch shapes up
+        qps_batched = measure_qps(port, clients, seconds)
+    finally:
+        process.terminate()
+        process.wait()
+
+    median = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+    sizes = {"saved_model": _dir_size(version_dir), "grpc": _dir_size(version_dir),
+             "tflite_f32": os.path.getsize(files["none"]),
+             "tflite_int8": os.path.getsize(files["dynamic"])}
+    rows = [(name, f"{median[name]:.2f}", f"{median[name] / median['saved_model']:.2f}x",
+             f"{sizes[name] / 1e6:.2f}") for name in median]
+    print_table(f"Batch-1 latency ({rounds} interleaved calls, median), {model_dir}",
+                ("path", "ms", "vs SavedModel", "size MB"), rows)
+    print_table(f"QPS, {clients} concurrent gRPC clients, 1 text per request, {seconds:.0f} s",
+                ("server", "QPS", "vs no batching"),
+                [("export.server", f"{qps_plain:.1f}", "1.00x"),
+                 ("export.server --enable_batching", f"{qps_batched:.1f}",
+                  f"{qps_batched / qps_plain:.2f}x")])
+    overhead = median["grpc"] / median["saved_model"]
+    print(f"\ngRPC overhead {overhead:.2f}x (target <= 1.3x); batching speed-up "
+          f"{qps_batched / qps_plain:.2f}x (target >= 3x).")
+    return {"latency_ms": median, "sizes": sizes, "qps": qps_plain, "qps_batched": qps_batched}
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    work_dir = _WORK_DIR.value or tempfile.mkdtemp(prefix="tfbert_serving_")
+    try:
+        run_benchmark(_MODEL_DIR.value, work_dir, _ROUNDS.value, _CLIENTS.value, _SECONDS.value)
+    finally:
+        if _WORK_DIR.value is None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

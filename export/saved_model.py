@@ -1,0 +1,423 @@
+r"""Exports a fine-tuning run as a raw-text SavedModel in TF Serving layout.
+
+Writes `EXPORT_BASE/<model_name>/<version>/` through `keras.export.ExportArchive` (tokenizer
+and packer inside the graph), `EXPORT_BASE/models.config` and warm-up requests; fails when
+the official `tensorflow_model_server` would lack an op of the graph.
+
+    python -m export.saved_model --model_dir=runs/cls --export_base=/srv/models \
+        --model_name=bert
+
+Signatures (every string input is tf.string [batch]; a rank-0 string is INVALID_ARGUMENT):
+
+* classification — `serving_default(text[, text_pair])` -> `probabilities` float32
+  [batch, labels], `label` string [batch] (the arg-max label name).
+* regression — `serving_default(text[, text_pair])` -> `score` float32 [batch].
+* ner — `serving_default(text)` -> one row per text, entities left-aligned in slots
+  [batch, max_seq_length - 2] (the most a window can hold), padded with "" / -1:
+  `entity_type` string, `entity_text` string, `entity_start`, `entity_end` int32 character
+  offsets (`text[start:end]` in Python `str` indices), and `num_entities` int32 [batch].
+  Entities are decoded from the per-word-piece BIO tags (B-X starts an entity, I-X continues
+  one of type X, an I-X after anything else starts one, like seqeval).
+* squad — `serving_default(question, context)` -> `answer` string [batch], `start`, `end`
+  int32 [batch] character offsets into `context` (-1 and "" when the window holds no context
+  token), `score` float32 [batch] (start + end logit of the best span). One window:
+  `[CLS] question [SEP] context [SEP]` truncated longest-first to max_seq_length; the best span
+  has end >= start, at most 30 pieces, context pieces only.
+* all tasks — `serve_ids(token_ids, segment_ids, padding_mask)` int32 [batch, max_seq_length]
+  -> the task model's raw outputs (`logits`, or `start_logits` + `end_logits`).
+
+`assets.extra/` carries `vocab.txt`, `vocab_info.json`, `labels.txt` (classification, ner),
+`export_info.json` (task, labels, max_seq_length, normalizer, signatures) and
+`tf_serving_warmup_requests`.
+"""
+
+import json
+import os
+import re
+import shutil
+import time
+
+from absl import app, flags, logging
+
+_FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines the program's flags (under __main__, so that other programs can import this)."""
+    flags.DEFINE_string("model_dir", None, "A finished fine-tuning run (model.keras, vocab.txt, "
+                        "task.json).", flag_values=flag_values)
+    flags.DEFINE_string("export_base", None, "Directory that receives <model_name>/<version>/ "
+                        "and models.config.", flag_values=flag_values)
+    flags.DEFINE_string("model_name", "bert", "Model name for TF Serving.",
+                        flag_values=flag_values)
+    flags.DEFINE_integer("version", None, "Version number; default: one more than the highest "
+                         "existing version.", lower_bound=1, flag_values=flag_values)
+
+
+MAX_ANSWER_PIECES = 30
+WARMUP_FILE = "tf_serving_warmup_requests"
+_VERSION_RE = re.compile(r"^\s*[+-]?\d+\s*$")  # what TF Serving's absl::SimpleAtoi accepts
+# Ops the server's C++ runtime has but cannot run: their kernels call back into Python.
+PYTHON_ONLY_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
+_WARMUP_TEXTS = ["The cat sat on the mat.", "今天天气很好，我很喜欢。", ""]
+
+
+def audit(saved_model_dir, target="tf_serving"):
+    """Sorted op types of `saved_model_dir` that `target` ("tf_serving"|"tflite") lacks.
+
+    `tf_serving` extends `export.op_audit` with the Python-callback ops (`tf.py_function`,
+    `tf.numpy_function`): registered in every TensorFlow build, runnable in none without Python.
+    """
+    from export import op_audit
+    missing = set(op_audit.audit(saved_model_dir, target))
+    if target == "tf_serving":
+        missing.update(PYTHON_ONLY_OPS & op_audit.graph_op_types(saved_model_dir))
+    return sorted(missing)
+
+
+def next_version(model_base):
+    """One more than the highest integer version directory under `model_base` (1 if none)."""
+    if not os.path.isdir(model_base):
+        return 1
+    versions = [int(name) for name in os.listdir(model_base) if _VERSION_RE.match(name)]
+    return max(versions, default=0) + 1
+
+
+def _entity_tables(labels):
+    """Per-class entity type index (0 = outside) and begin flag, and the type names."""
+    types, class_type, class_begin = [""], [], []
+    for label in labels:
+        match = re.match(r"^([BIESM])-(.+)$", label)
+        if match is None:
+            class_type.append(0)
+            class_begin.append(False)
+            continue
+        if match.group(2) not in types:
+            types.append(match.group(2))
+        class_type.append(types.index(match.group(2)))
+        class_begin.append(match.group(1) in "BS")
+    return types, class_type, class_begin
+
+
+def _char_offsets(text, byte_offsets):
+    """Dense UTF-8 byte offsets [batch, n] into `text` [batch] -> character offsets."""
+    import tensorflow as tf
+    rows = tf.broadcast_to(text[:, None], tf.shape(byte_offsets))
+    return tf.strings.length(tf.strings.substr(rows, tf.zeros_like(byte_offsets),
+                                               tf.maximum(byte_offsets, 0)),
+                             unit="UTF8_CHAR")
+
+
+class ServingFunctions:
+    """Builds the traced signatures of one task model (shared with `export.tflite`).
+
+    Args:
+        model: the Keras task model of the run.
+        tokenizer: `BertTokenizer` (normalizer as recorded, or "fast" for TFLite).
+        info: the run's `task.json` dict.
+        tflite: bool, leave out what TFLite has no kernels for (substrings and character
+            offsets): NER and QA then return UTF-8 byte offsets (`*_byte` outputs) instead.
+    """
+
+    def __init__(self, model, tokenizer, info, tflite=False):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.info = info
+        self.task = info["task"]
+        self.seq_length = int(info["max_seq_length"])
+        self.labels = list(info.get("labels") or [])
+        self.text_pair = bool(info.get("text_pair"))
+        self.tflite = tflite
+        if self.task not in ("classification", "regression", "ner", "squad"):
+            raise ValueError(f"task.json: task {self.task!r} has no serving signature "
+                             "(export classification, regression, ner or squad runs).")
+
+    def text_inputs(self):
+        """Input names of `serving_default`, in order."""
+        if self.task == "squad":
+            return ["question", "context"]
+        if self.text_pair and self.task != "ner":
+            return ["text", "text_pair"]
+        return ["text"]
+
+    def input_signature(self):
+        import tensorflow as tf
+        return [tf.TensorSpec([None], tf.string, name=name) for name in self.text_inputs()]
+
+    def ids_signature(self):
+        import tensorflow as tf
+        return [{name: tf.TensorSpec([None, self.seq_length], tf.int32, name=name)
+                 for name in ("token_ids", "segment_ids", "padding_mask")}]
+
+    def _pack(self, first, second=None):
+        from tfbert.tokenization import pack_inputs
+        t = self.tokenizer
+        return pack_inputs(first, self.seq_length, t.cls_id, t.sep_id, t.pad_id, second=second)
+
+    def serve_ids(self, inputs):
+        outputs = self.model(inputs, training=False)
+        if isinstance(outputs, dict):
+            return dict(outputs)
+        return {"logits": outputs}
+
+    def serve(self, *texts):
+        """The `serving_default` body; `texts` are tf.string [batch] tensors."""
+        import tensorflow as tf
+        # A rank-0 string SIGSEGVs the fast tf-text kernels; this makes it INVALID_ARGUMENT.
+        texts = [tf.ensure_shape(x, [None]) for x in texts]
+        if self.task == "ner":
+            return self._serve_ner(texts[0])
+        if self.task == "squad":
+            return self._serve_squad(*texts)
+        second = self.tokenizer.tokenize(texts[1]) if len(texts) > 1 else None
+        logits = self.model(self._pack(self.tokenizer.tokenize(texts[0]), second),
+                            training=False)
+        if self.task == "regression":
+            return {"score": logits[:, 0]}
+        # Gather the names by arg-max: `tf.where` on strings is a SelectV2 without TFLite kernel.
+        label = tf.gather(tf.constant(self.labels), tf.argmax(logits, axis=-1, output_type=tf.int32))
+        return {"probabilities": tf.nn.softmax(logits, axis=-1), "label": label}
+
+    def _serve_ner(self, text):
+        import tensorflow as tf
+
+        from tfbert.tokenization import pack_offsets
+        ids, starts, ends = self.tokenizer.tokenize_with_offsets(text)
+        logits = self.model(self._pack(ids), training=False)  # [batch, seq, classes]
+        starts, ends = pack_offsets(starts, ends, self.seq_length)  # [batch, seq], -1 off-text
+        types, class_type, class_begin = _entity_tables(self.labels)
+        tags = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        is_piece = starts >= 0
+        kind = tf.where(is_piece, tf.gather(tf.constant(class_type, tf.int32), tags), 0)
+        previous = tf.pad(kind[:, :-1], [[0, 0], [1, 0]])
+        begin = (kind > 0) & (tf.gather(tf.constant(class_begin), tags) | (kind != previous))
+        entity = tf.cumsum(tf.cast(begin, tf.int32), axis=1) - 1  # entity index of each piece
+        slots = self.seq_length - 2
+        # member[b, e, p]: piece p belongs to entity e.  [batch, slots, seq]
+        member = ((kind > 0)[:, None, :]
+                  & (entity[:, None, :] == tf.range(slots, dtype=tf.int32)[None, :, None]))
+        present = tf.reduce_any(member, axis=2)  # [batch, slots]
+        start_byte = tf.reduce_min(tf.where(member, starts[:, None, :], 2**30), axis=2)
+        end_byte = tf.reduce_max(tf.where(member, ends[:, None, :], -1), axis=2)
+        start_byte = tf.where(present, start_byte, -1)
+        type_index = tf.reduce_max(tf.where(member, kind[:, None, :], 0), axis=2)
+        outputs = {"entity_type": tf.gather(tf.constant(types), type_index),
+                   "num_entities": tf.reduce_sum(tf.cast(begin, tf.int32), axis=1)}
+        if self.tflite:
+            outputs.update(entity_start_byte=start_byte, entity_end_byte=end_byte)
+            return outputs
+        rows = tf.broadcast_to(text[:, None], tf.shape(start_byte))
+        outputs["entity_text"] = tf.strings.substr(rows, tf.maximum(start_byte, 0),
+                                                   tf.maximum(end_byte - start_byte, 0))
+        outputs["entity_start"] = tf.where(present, _char_offsets(text, start_byte), -1)
+        outputs["entity_end"] = tf.where(present, _char_offsets(text, end_byte), -1)
+        return outputs
+
+    def _serve_squad(self, question, context):
+        import tensorflow as tf
+
+        from tfbert.tokenization import pack_offsets
+        q_ids, q_starts, q_ends = self.tokenizer.tokenize_with_offsets(question)
+        c_ids, c_starts, c_ends = self.tokenizer.tokenize_with_offsets(context)
+        logits = self.model(self._pack(q_ids, c_ids), training=False)
+        # Question pieces get offset -1, like [CLS]/[SEP]/padding: only context is answerable.
+        starts, ends = pack_offsets(q_starts * 0 - 1, q_ends * 0 - 1, self.seq_length,
+                                    c_starts, c_ends)
+        is_context = starts >= 0  # [batch, seq]
+        pos = tf.range(self.seq_length)
+        width = pos[None, :] - pos[:, None]  # [seq(start), seq(end)]: end - start
+        allowed = (width >= 0) & (width < MAX_ANSWER_PIECES)
+        valid = allowed[None] & is_context[:, :, None] & is_context[:, None, :]
+        span_score = logits["start_logits"][:, :, None] + logits["end_logits"][:, None, :]
+        span_score = tf.where(valid, span_score, -3e38)
+        flat = tf.reshape(span_score, [-1, self.seq_length * self.seq_length])
+        best = tf.argmax(flat, axis=-1, output_type=tf.int32)
+        start_pos, end_pos = best // self.seq_length, best % self.seq_length
+        found = tf.reduce_any(is_context, axis=1)
+        start_byte = tf.where(found, tf.gather(starts, start_pos, batch_dims=1), -1)
+        end_byte = tf.where(found, tf.gather(ends, end_pos, batch_dims=1), -1)
+        score = tf.where(found, tf.reduce_max(flat, axis=-1), 0.0)
+        if self.tflite:
+            return {"start_byte": start_byte, "end_byte": end_byte, "score": score}
+        answer = tf.strings.substr(context, tf.maximum(start_byte, 0),
+                                   tf.maximum(end_byte - start_byte, 0))
+        return {"answer": answer, "score": score,
+                "start": tf.where(found, _char_offsets(context, start_byte[:, None])[:, 0], -1),
+                "end": tf.where(found, _char_offsets(context, end_byte[:, None])[:, 0], -1)}
+
+    def archive(self, with_ids=True):
+        """An ExportArchive with `serving_default` (and `serve_ids`)."""
+        import keras
+        archive = keras.export.ExportArchive()
+        archive.track(self.model)
+        archive.add_endpoint("serving_default", self.serve, input_signature=self.input_signature())
+        if with_ids:
+            archive.add_endpoint("serve_ids", self.serve_ids, input_signature=self.ids_signature())
+        return archive
+
+
+def load_serving_functions(model_dir, normalizer=None, tflite=False):
+    """`ServingFunctions` of a fine-tuning run; `normalizer` overrides the recorded one."""
+    import tfbert.optimization  # noqa: F401  (a compiled run's optimizer names its schedule)
+    from tfbert.run_outputs import load_run
+    from tfbert.tokenization import BertTokenizer
+    model, vocab_file, info = load_run(model_dir)
+    return ServingFunctions(model, BertTokenizer(vocab_file, normalizer=normalizer), info, tflite)
+
+
+def _sample_inputs(functions):
+    if functions.task == "squad":
+        return {"question": ["Where does John live?", "什么？"],
+                "context": ["John Smith lives in New York.", "北京"]}
+    return {name: list(_WARMUP_TEXTS[:2]) for name in functions.text_inputs()}
+
+
+def write_warmup_requests(version_dir, model_name, functions):
+    """Writes `assets.extra/tf_serving_warmup_requests`: PredictLogs TF Serving replays."""
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+    requests = []
+    sample = _sample_inputs(functions)
+    for n in (1, 2):  # batch sizes 1 and 2 (the server traces both shapes at load time)
+        requests.append(("serving_default", {k: tf.make_tensor_proto(v[:n], dtype=tf.string)
+                                             for k, v in sample.items()}))
+    ids = np.zeros([1, functions.seq_length], np.int32)
+    requests.append(("serve_ids", {k: tf.make_tensor_proto(ids)
+                                   for k in ("token_ids", "segment_ids", "padding_mask")}))
+    path = os.path.join(version_dir, "assets.extra", WARMUP_FILE)
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, inputs in requests:
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = model_name
+            request.model_spec.signature_name = signature
+            for key, proto in inputs.items():
+                request.inputs[key].CopyFrom(proto)
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    return path
+
+
+def write_models_config(export_base, model_name):
+    """Adds (or replaces) `model_name` in `EXPORT_BASE/models.config`; returns its path."""
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+    path = os.path.join(export_base, "models.config")
+    config = model_server_config_pb2.ModelServerConfig()
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            text_format.Parse(f.read(), config)
+    others = [c for c in config.model_config_list.config if c.name != model_name]
+    del config.model_config_list.config[:]
+    config.model_config_list.config.extend(others)
+    entry = config.model_config_list.config.add()
+    entry.name = model_name
+    entry.base_path = os.path.abspath(os.path.join(export_base, model_name))
+    entry.model_platform = "tensorflow"
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(config))
+    os.replace(tmp, path)
+    return path
+
+
+def _write_assets(version_dir, functions):
+    extra = os.path.join(version_dir, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    tokenizer = functions.tokenizer
+    shutil.copyfile(tokenizer.vocab_file, os.path.join(extra, "vocab.txt"))
+    from tfbert.tokenization import write_vocab_info
+    write_vocab_info(os.path.join(extra, "vocab.txt"), tokenizer.lower_case,
+                     tokenizer.normalizer, tokenizer.max_chars_per_word)
+    if functions.labels:
+        with open(os.path.join(extra, "labels.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(functions.labels) + "\n")
+    info = {"task": functions.task, "labels": functions.labels or None,
+            "max_seq_length": functions.seq_length, "text_pair": functions.text_pair,
+            "normalizer": tokenizer.normalizer, "lower_case": tokenizer.lower_case,
+            "signatures": {"serving_default": functions.text_inputs(),
+                           "serve_ids": ["token_ids", "segment_ids", "padding_mask"]}}
+    with open(os.path.join(extra, "export_info.json"), "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=2, ensure_ascii=False)
+
+
+def self_test(version_dir, functions, atol=1e-5):
+    """Reloads the SavedModel and compares `serving_default` with the Keras model eagerly.
+
+    Returns the largest absolute difference of the float outputs; raises `ValueError` when it
+    exceeds `atol` or a non-float output differs.
+    """
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
+    loaded = tf.saved_model.load(version_dir)
+    inputs = {k: tf.constant(v) for k, v in _sample_inputs(functions).items()}
+    actual = loaded.signatures["serving_default"](**inputs)
+    expected = functions.serve(*[inputs[k] for k in functions.text_inputs()])
+    worst = 0.0
+    for key, value in expected.items():
+        a, e = actual[key].numpy(), np.asarray(value)
+        if a.dtype.kind == "f":
+            worst = max(worst, float(np.max(np.abs(a - e), initial=0.0)))
+        elif not np.array_equal(a, e):
+            raise ValueError(f"{version_dir}: self-test output {key!r} differs from the Keras "
+                             f"model: {a.tolist()} vs {e.tolist()}")
+    if worst > atol:
+        raise ValueError(f"{version_dir}: self-test max abs difference {worst:.3g} from the "
+                         f"Keras model exceeds {atol}")
+    return worst
+
+
+def export_saved_model(model_dir, export_base, model_name="bert", version=None):
+    """Exports the run in `model_dir` to `export_base/model_name/<version>/`; returns that path.
+
+    The version is written to a hidden sibling, audited for TF Serving ops (ValueError listing
+    the missing ones), self-tested against the Keras model, given warm-up requests and then
+    published by an atomic rename; `models.config` is updated last.
+    """
+    if not re.match(r"^[A-Za-z0-9_.-]+$", model_name or ""):
+        raise ValueError(f"`model_name` ({model_name!r}) must be letters, digits, '_', '.', '-'.")
+    start = time.time()
+    model_base = os.path.join(export_base, model_name)
+    version = next_version(model_base) if version is None else int(version)
+    final_dir = os.path.join(model_base, str(version))
+    if os.path.exists(final_dir):
+        raise ValueError(f"{final_dir} already exists: pass another --version (or none for the "
+                         "next free one).")
+    functions = load_serving_functions(model_dir)
+    staging = os.path.join(model_base, f".tmp-{version}-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(model_base, exist_ok=True)
+    try:
+        functions.archive().write_out(staging, verbose=False)
+        missing = audit(staging, "tf_serving")
+        if missing:
+            raise ValueError(f"{model_dir}: the exported graph uses ops that "
+                             f"tensorflow_model_server does not have: {', '.join(missing)}")
+        _write_assets(staging, functions)
+        diff = self_test(staging, functions)
+        write_warmup_requests(staging, model_name, functions)
+        os.rename(staging, final_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    config_path = write_models_config(export_base, model_name)
+    logging.info("Exported %s (%s, normalizer %s) to %s in %.1f s; self-test max diff %.2g; "
+                 "serving config %s", model_dir, functions.task, functions.tokenizer.normalizer,
+                 final_dir, time.time() - start, diff, config_path)
+    return final_dir
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    path = export_saved_model(_FLAGS.model_dir, _FLAGS.export_base, _FLAGS.model_name,
+                              _FLAGS.version)
+    print(f"Wrote {path}\nServe it: python -m export.server --port=8500 "
+          f"--model_config_file={os.path.join(_FLAGS.export_base, 'models.config')}")
+
+
+if __name__ == "__main__":
+    define_flags()
+    flags.mark_flags_as_required(["model_dir", "export_base"])
+    app.run(main)

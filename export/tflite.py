@@ -1,0 +1,190 @@
+r"""Converts a fine-tuning run to a raw-text `.tflite` (tokenizer inside) and runs it.
+
+    python -m export.tflite --model_dir=runs/cls --output=bert.tflite --quantize=dynamic
+
+The graph is `export.saved_model`'s `serving_default` (same tokenizer, packer and heads),
+written through `keras.export.ExportArchive` and converted with TFLITE_BUILTINS +
+`allow_custom_ops` (no SELECT_TF_OPS: no Python runtime links the Flex delegate). The only
+custom ops allowed are those of `tf_text.tflite_registrar.SELECT_TFTEXT_OPS`;
+`export.op_audit.audit_tflite` checks that, and that no VAR_HANDLE/READ_VARIABLE survived
+(uninitialized variables give NaN). `--quantize`: `none` (float32), `float16` (float16
+weights), `dynamic` (int8 weights, float activations). Full-integer quantization is not offered:
+its calibrator cannot run the tf-text custom ops.
+
+Normalizer. The "exact" normalizer (bit-exact to reference BERT, used for imported vocabularies)
+is built from core string ops (StaticRegexReplace, NormalizeUTF8, StringLower) that have no
+TFLite kernel. A run recorded with "exact" is therefore converted with tf-text's "fast"
+normalizer and a warning: ids agree for ordinary text, and differ on what
+`tfbert/tokenization/tokenizer.py` lists (NFKC case folding such as ß -> ss and full-width
+forms, control characters, the over-long-word limit in bytes). Vocabularies learned by the
+project record "fast", so training, serving and the device see the same ids.
+
+Signature `serving_default` in the `.tflite`: classification — `text` (+ `text_pair`) ->
+`probabilities` float32 [batch, labels], `label` string [batch]; regression -> `score` float32
+[batch].
+
+NER and QA are refused with a ValueError. Their signatures need the pieces' source offsets,
+and tf-text's `FastBertTokenizer.tokenize_with_offsets` maps normalized offsets back with a
+ragged `gather(batch_dims=-1)`, i.e. `RaggedGather`/`RaggedRange` custom ops without a
+TFLite kernel (verified); the QA span search also trips the converter (`tfl.zeros_like` on
+bool). Substrings and UTF-8 decoding (entity text, character offsets) have no kernel either.
+On device, tokenize in app code and run an ids-in model, or serve these tasks with
+`export.saved_model`. `ServingFunctions(tflite=True)` already has the byte-offset layouts
+(`entity_start_byte`/`entity_end_byte`, `start_byte`/`end_byte`) for when the offsets are
+computed with dense ops.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from absl import app, flags, logging
+
+QUANTIZATIONS = ("none", "float16", "dynamic")
+_FLAGS = flags.FLAGS
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines the program's flags (under __main__, so that other programs can import this)."""
+    flags.DEFINE_string("model_dir", None, "A finished fine-tuning run (model.keras, vocab.txt, "
+                        "task.json).", flag_values=flag_values)
+    flags.DEFINE_string("output", None, "The .tflite file to write.", flag_values=flag_values)
+    flags.DEFINE_enum("quantize", "none", QUANTIZATIONS, "Weights: none = float32, float16, "
+                      "dynamic = int8 weights with float activations.", flag_values=flag_values)
+
+
+def _convert_here(model_dir, output_path, quantize):
+    """Builds the TFLite-flavoured SavedModel and converts it (in the calling process)."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+
+    from export.saved_model import load_serving_functions
+    functions = load_serving_functions(model_dir, normalizer="fast", tflite=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        functions.archive(with_ids=False).write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        converter.allow_custom_ops = True
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        flatbuffer = converter.convert()
+    tmp_path = output_path + ".tmp"
+    with open(tmp_path, "wb") as f:
+        f.write(flatbuffer)
+    os.replace(tmp_path, output_path)
+
+
+def recorded_normalizer(model_dir):
+    from tfbert.tokenization import read_vocab_info
+    return read_vocab_info(os.path.join(model_dir, "vocab.txt")).get("normalizer", "exact")
+
+
+def convert_tflite(model_dir, output_path, quantize="none", timeout_seconds=900):
+    """Converts the run in `model_dir` to `output_path`; returns the path.
+
+    The converter runs in a child process (it keeps memory after each call). Raises
+    `ValueError` if the flatbuffer needs ops that tf-text's TFLite registrar does not provide,
+    or `RuntimeError` if the conversion fails.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"`quantize` ({quantize!r}) must be one of {QUANTIZATIONS}.")
+    from tfbert.run_outputs import load_run  # noqa: F401  (fail early on a bad model_dir)
+    if not os.path.isfile(os.path.join(model_dir, "task.json")):
+        raise ValueError(f"--model_dir={model_dir} is not a finished fine-tuning run "
+                         "(no task.json).")
+    with open(os.path.join(model_dir, "task.json"), encoding="utf-8") as f:
+        task = json.load(f)["task"]
+    if task not in ("classification", "regression"):
+        raise ValueError(
+            f"--model_dir={model_dir} is a {task!r} run: TFLite conversion supports "
+            "classification and regression only (the offsets NER and QA need come from "
+            "RaggedGather/RaggedRange, which have no TFLite kernel). Serve it with "
+            "export.saved_model.")
+    if recorded_normalizer(model_dir) == "exact":
+        logging.warning(
+            "%s records the 'exact' normalizer, whose core string ops have no TFLite kernels; "
+            "the .tflite uses tf-text's 'fast' normalizer instead (same ids on ordinary text, "
+            "differences on NFKC folding, full-width forms and control characters).", model_dir)
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+    code = ("import sys; from export.tflite import _convert_here; "
+            "_convert_here(sys.argv[1], sys.argv[2], sys.argv[3])")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [_REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    result = subprocess.run([sys.executable, "-c", code, model_dir, output_path, quantize],
+                            env=env, capture_output=True, text=True, timeout=timeout_seconds)
+    if result.returncode != 0:
+        raise RuntimeError(f"TFLite conversion of {model_dir} failed (exit {result.returncode}):"
+                           f"\n{result.stderr[-3000:]}")
+    from export.op_audit import audit_tflite
+    missing = audit_tflite(output_path)
+    if missing:
+        os.remove(output_path)
+        raise ValueError(f"{output_path}: the TFLite model needs ops no LiteRT runtime with "
+                         f"tf-text kernels provides: {', '.join(missing)}")
+    return output_path
+
+
+class TFLiteModel:
+    """Runs a `.tflite` from `convert_tflite` with LiteRT and tf-text's custom-op kernels.
+
+    Args:
+        path: str, the `.tflite` file.
+        num_threads: int or None, interpreter threads.
+
+    Example:
+    >>> model = TFLiteModel("bert.tflite")
+    >>> model.predict(["what a great film"])["label"]  # array([b'pos'], dtype=object)
+    """
+
+    def __init__(self, path, num_threads=None):
+        import tensorflow_text as tf_text
+        from ai_edge_litert.interpreter import InterpreterWithCustomOps
+        self.path = path
+        self.interpreter = InterpreterWithCustomOps(
+            model_path=path, num_threads=num_threads,
+            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS)
+        self._runner = self.interpreter.get_signature_runner("serving_default")
+        self.input_names = sorted(self._runner.get_input_details())
+
+    def predict(self, texts=None, **inputs):
+        """Runs `serving_default`; returns {output name: numpy array}.
+
+        Args:
+            texts: list of str/bytes for a one-input model (`text`).
+            **inputs: lists of str/bytes by input name (`text_pair`, `question`, `context`).
+        """
+        import numpy as np
+        if texts is not None:
+            inputs["text"] = texts
+        if sorted(inputs) != self.input_names:
+            raise ValueError(f"{self.path}: inputs {sorted(inputs)} given, the model takes "
+                             f"{self.input_names}.")
+        sizes = {len(v) for v in inputs.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"inputs have different batch sizes: "
+                             f"{ {k: len(v) for k, v in inputs.items()} }.")
+        if sizes == {0}:
+            # XNNPACK cannot resize to an empty batch ("failed to prepare").
+            raise ValueError("`texts` is empty: a TFLite batch needs at least one text.")
+        feeds = {k: np.array([t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in v],
+                             dtype=object) for k, v in inputs.items()}
+        return self._runner(**feeds)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    path = convert_tflite(_FLAGS.model_dir, _FLAGS.output, _FLAGS.quantize)
+    print(f"Wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB, quantize={_FLAGS.quantize}).")
+
+
+if __name__ == "__main__":
+    define_flags()
+    flags.mark_flags_as_required(["model_dir", "output"])
+    app.run(main)

@@ -1,0 +1,122 @@
+"""export.tflite: conversion with the tokenizer inside, the flatbuffer's ops, and parity.
+
+Fast tests use a tiny untrained classifier (float32 .tflite within 1e-3 of Keras and of the
+SavedModel); the slow test fine-tunes BERT-tiny on the sentiment split and checks that the
+dynamic-range int8 model agrees with Keras on >= 99% of the 1,738 evaluation labels.
+"""
+
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+
+from export import op_audit, saved_model, tflite
+from tests import export_fixtures as fx
+from tests.test_export import EDGE_TEXTS, MAIN, keras_reference
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tflite")
+    run = fx.tiny_run(str(root / "run"), "classification")
+    path = tflite.convert_tflite(run, str(root / "model.tflite"))
+    return run, path, root
+
+
+def test_flatbuffer_has_only_tf_text_custom_ops_and_no_variables(converted):
+    path = converted[1]
+    builtins, custom = op_audit.tflite_op_names(path)
+    assert custom <= op_audit.TF_TEXT_TFLITE_OPS
+    assert {"FastBertNormalize", "FastWordpieceTokenizeWithOffsets"} <= custom
+    assert not builtins & {"VAR_HANDLE", "READ_VARIABLE"}
+    assert op_audit.audit_tflite(path) == []
+
+
+def test_float32_matches_keras_and_saved_model(converted):
+    run, path, root = converted
+    expected = keras_reference(run, fx.TEXTS)
+    out = tflite.TFLiteModel(path).predict(fx.TEXTS)
+    assert out["probabilities"].shape == (len(fx.TEXTS), 3)
+    np.testing.assert_allclose(out["probabilities"], expected, atol=1e-3, rtol=0)
+    np.testing.assert_array_equal(out["label"],
+                                  np.array([b"neg", b"neutral", b"pos"])[expected.argmax(-1)])
+    version_dir = saved_model.export_saved_model(run, str(root / "models"), "m")
+    served = tf.saved_model.load(version_dir).signatures["serving_default"](
+        text=tf.constant(fx.TEXTS))
+    np.testing.assert_allclose(out["probabilities"], served["probabilities"].numpy(), atol=1e-3)
+
+
+def test_runner_guards_empty_batch_and_input_names(converted):
+    model = tflite.TFLiteModel(converted[1])
+    assert model.input_names == ["text"]
+    with pytest.raises(ValueError, match="at least one text"):
+        model.predict([])
+    with pytest.raises(ValueError, match="takes"):
+        model.predict(question=["a"], context=["b"])
+
+
+def test_edge_texts_give_defined_answers(converted):
+    """Empty, 3,000-character and invalid UTF-8 texts, in a child process (a crash fails)."""
+    script = (
+        "import sys, numpy as np\n"
+        "from export.tflite import TFLiteModel\n"
+        f"out = TFLiteModel(sys.argv[1]).predict({EDGE_TEXTS!r})\n"
+        "p = out['probabilities']\n"
+        "assert np.all(np.isfinite(p)) and np.allclose(p.sum(-1), 1, atol=1e-4), p\n"
+        "print('OK', out['label'])\n")
+    result = subprocess.run([sys.executable, "-c", script, converted[1]], capture_output=True,
+                            text=True, timeout=120, env=dict(os.environ, PYTHONPATH=MAIN))
+    assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-2000:]
+
+
+def test_exact_normalizer_converts_with_fast_and_warns(tmp_path, caplog):
+    run = fx.tiny_run(str(tmp_path / "run"), "classification", normalizer="exact")
+    with caplog.at_level(logging.WARNING):
+        path = tflite.convert_tflite(run, str(tmp_path / "exact.tflite"))
+    assert "'exact' normalizer" in caplog.text
+    texts = ["the cat sat on the mat", "what is a good film?"]  # plain text: same ids
+    np.testing.assert_allclose(tflite.TFLiteModel(path).predict(texts)["probabilities"],
+                               keras_reference(run, texts), atol=1e-3)
+
+
+def test_ner_and_qa_are_refused_clearly(tmp_path):
+    for task in ("ner", "squad"):
+        run = fx.tiny_run(str(tmp_path / task), task)
+        with pytest.raises(ValueError, match="RaggedRange"):
+            tflite.convert_tflite(run, str(tmp_path / f"{task}.tflite"))
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="quantize"):
+        tflite.convert_tflite(str(tmp_path), str(tmp_path / "x.tflite"), quantize="int4")
+    with pytest.raises(ValueError, match="task.json"):
+        tflite.convert_tflite(str(tmp_path), str(tmp_path / "x.tflite"))
+
+
+@pytest.mark.slow
+def test_quantized_models_agree_on_sentiment_eval(tmp_path_factory):
+    """Fine-tunes BERT-tiny (~1 min), converts float32/float16/int8, compares 1,738 labels."""
+    run, eval_ = fx.sentiment_run(str(tmp_path_factory.mktemp("sentiment") / "run"))
+    texts = [t for t, _ in eval_]
+    expected = np.concatenate([keras_reference(run, texts[i:i + 256])
+                               for i in range(0, len(texts), 256)])
+    accuracy = float(np.mean(expected.argmax(-1) == np.array([y for _, y in eval_])))
+    assert accuracy > 0.7, accuracy
+    sizes = {}
+    for quantize, atol in (("none", 1e-3), ("float16", 1e-2), ("dynamic", None)):
+        path = tflite.convert_tflite(run, str(tmp_path_factory.mktemp(quantize) / "m.tflite"),
+                                     quantize)
+        sizes[quantize] = os.path.getsize(path)
+        model = tflite.TFLiteModel(path)
+        got = np.concatenate([model.predict(texts[i:i + 256])["probabilities"]
+                              for i in range(0, len(texts), 256)])
+        agreement = float(np.mean(got.argmax(-1) == expected.argmax(-1)))
+        assert agreement >= 0.99, (quantize, agreement)
+        if atol is not None:
+            np.testing.assert_allclose(got, expected, atol=atol, rtol=0)
+    assert sizes["dynamic"] < 0.5 * sizes["none"] and sizes["float16"] < 0.7 * sizes["none"]

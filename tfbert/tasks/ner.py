@@ -1,0 +1,134 @@
+"""Named-entity recognition (token classification): train, evaluate, save, predict."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfbert import metrics as metrics_lib
+from tfbert import ner_inputs
+from tfbert import training
+from tfbert.distribution import get_strategy
+from tfbert.models import BertTokenClassifier
+from tfbert.optimization import create_optimizer
+from tfbert.run_outputs import load_run, save_run
+from tfbert.tokenization import BertTokenizer
+
+
+def _dataset(features, batch_size, shuffle=False, drop_remainder=False, seed=0):
+    ds = tf.data.Dataset.from_tensor_slices(
+        (features.inputs, features.labels, features.weights))
+    if shuffle:
+        ds = ds.shuffle(len(features.labels), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def predict_tags(model, tokenizer, sentences, max_seq_length, label_names, batch_size=64):
+    """Tag lists for word lists: windows through `model`, first-piece argmax per word."""
+    features = ner_inputs.ner_features(sentences, tokenizer, max_seq_length)
+    if len(features.labels):
+        ds = tf.data.Dataset.from_tensor_slices(features.inputs).batch(batch_size)
+        class_ids = model.predict(ds, verbose=0).argmax(-1)
+    else:
+        class_ids = np.zeros_like(features.labels)
+    return ner_inputs.window_tags(features, class_ids, sentences, label_names)
+
+
+def evaluate(model, tokenizer, examples, max_seq_length, label_names, batch_size=64):
+    """Entity precision/recall/F1 (seqeval-exact), overall and per type, on `(words, tags)`."""
+    sentences = [words for words, _ in examples]
+    predicted = predict_tags(model, tokenizer, sentences, max_seq_length, label_names,
+                             batch_size)
+    scores = metrics_lib.entity_scores([tags for _, tags in examples], predicted)
+    return {"eval_precision": scores["precision"], "eval_recall": scores["recall"],
+            "eval_f1": scores["f1"], "eval_per_type": scores["per_type"],
+            "eval_sentences": len(examples),
+            "eval_entities": sum(t["support"] for t in scores["per_type"].values())}
+
+
+def train_ner(options, train, eval_examples, label_names, word_split="chars"):
+    """Fine-tunes a `BertTokenClassifier` and returns its metrics (also in `metrics.json`).
+
+    Args:
+        options: `tfbert.training.TrainingOptions`.
+        train, eval_examples: lists of `(words, tags)`, two equal-length lists of str.
+        label_names: list of str BIO tags, `O` first; index = class id.
+        word_split: how `predict_file` splits raw text into words: `"chars"` (every
+            character, as the People's Daily data) or `"whitespace"` (CoNLL tokens).
+    """
+    if word_split not in ner_inputs.WORD_SPLITS:
+        raise ValueError(f"`word_split` must be one of {ner_inputs.WORD_SPLITS}, "
+                         f"got {word_split!r}.")
+    timer = training.PhaseTimer()
+    strategy = get_strategy(options.strategy, options.tpu, options.cpu_devices)
+    vocab_file = training.resolve_vocab_file(options)
+    tokenizer = BertTokenizer(vocab_file)
+    with timer.phase("features"):
+        features = ner_inputs.ner_features(
+            [w for w, _ in train], tokenizer, options.max_seq_length,
+            tags=[t for _, t in train], label_names=label_names)
+    train_ds = _dataset(features, options.batch_size, shuffle=True, drop_remainder=True)
+    windows = len(features.labels)
+    total_steps = options.total_steps(windows)
+    with timer.phase("build model"), strategy.scope():
+        encoder = training.build_encoder(options, tokenizer.vocab_size)
+        model = BertTokenClassifier(encoder, num_classes=len(label_names))
+        model.compile(
+            optimizer=create_optimizer(
+                options.learning_rate, total_steps, warmup_fraction=options.warmup_fraction,
+                gradient_accumulation_steps=options.gradient_accumulation_steps),
+            # Averaged over first pieces only (weight 1), not over every position.
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"),
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+            jit_compile=options.jit_compile)
+    print(f"Training on {len(train)} sentences ({windows} windows of <= "
+          f"{options.max_seq_length} tokens) for {total_steps} steps of {options.batch_size} "
+          f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
+    with timer.phase("train"):
+        history = training.fit(model, train_ds, model_dir=options.model_dir,
+                               total_steps=total_steps, steps_per_loop=options.steps_per_loop)
+    results = {"train_steps": total_steps, "train_windows": windows,
+               "train_loss": float(history.history["loss"][-1]) if history.history else None}
+    if eval_examples:
+        with timer.phase("evaluate"):
+            results.update(evaluate(model, tokenizer, eval_examples, options.max_seq_length,
+                                    label_names, options.batch_size))
+    _, _, task_path = save_run(options.model_dir, model, vocab_file, "ner",
+                               options.max_seq_length, labels=list(label_names))
+    with open(task_path, encoding="utf-8") as f:
+        info = json.load(f)
+    info["word_split"] = word_split  # how raw text becomes words at prediction time
+    with open(task_path, "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=2, ensure_ascii=False)
+    results["seconds"] = timer.total_seconds
+    results["phase_seconds"] = timer.timings
+    path = training.write_metrics(options.model_dir, results)
+    print(f"Wrote {options.model_dir}/model.keras and {path}: "
+          + ", ".join(f"{k}={v:.4f}" for k, v in results.items()
+                      if k.startswith("eval_") and isinstance(v, float)), flush=True)
+    return results
+
+
+def predict_file(model_dir, input_file, output_file, batch_size=64):
+    """Tags every line of `input_file`; writes one JSON line per text with its entities.
+
+    Each output line is `{"text": ..., "entities": [{"type", "text", "start", "end"}]}`
+    with character offsets into the text (`end` exclusive).
+    """
+    from tfbert.data.files import read_lines
+    model, vocab_file, info = load_run(model_dir)
+    if info["task"] != "ner":
+        raise ValueError(f"{model_dir} holds a {info['task']!r} run, not an NER run.")
+    texts = [line for _, line in read_lines(input_file) if line.strip()]
+    split = [ner_inputs.split_words(t, info.get("word_split", "chars")) for t in texts]
+    tags = predict_tags(model, BertTokenizer(vocab_file), [words for words, _ in split],
+                        info["max_seq_length"], info["labels"], batch_size)
+    with open(output_file, "w", encoding="utf-8") as f:
+        for text, (_, spans), text_tags in zip(texts, split, tags):
+            entities = ner_inputs.tagged_entities(text, spans, text_tags)
+            f.write(json.dumps({"text": text, "entities": entities}, ensure_ascii=False) + "\n")
+    print(f"Wrote entities of {len(texts)} texts to {output_file}", flush=True)
+    return os.path.abspath(output_file)
