@@ -12,11 +12,11 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from benchmarks.peers import keras_hub_backbone  # noqa: E402
 from benchmarks.timing import interleaved_times, print_table  # noqa: E402
 from tfbert import BertConfig  # noqa: E402
 from tfbert.models import bert_encoder  # noqa: E402
@@ -27,14 +27,6 @@ _BATCH = flags.DEFINE_integer("batch_size", 8, "Sequences per call.", lower_boun
 _SEQ = flags.DEFINE_integer("seq_length", 128, "Tokens per sequence.", lower_bound=2)
 _ROUNDS = flags.DEFINE_integer("rounds", 10, "Timed calls per model and mode.", lower_bound=1)
 
-
-def keras_hub_backbone(config):
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=config.vocab_size, num_layers=config.num_hidden_layers,
-        num_heads=config.num_attention_heads, hidden_dim=config.hidden_size,
-        intermediate_dim=config.intermediate_size, dropout=config.hidden_dropout_prob,
-        max_sequence_length=config.max_position_embeddings,
-        num_segments=config.type_vocab_size)
 
 
 def run_benchmark(preset, batch_size, seq_length, rounds):
