@@ -1,0 +1,143 @@
+"""The training programs' workers end to end on tiny models and small real data."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfbert.training import TrainingOptions
+
+TINY_CONFIG = {"hidden_size": 12, "num_hidden_layers": 2, "num_attention_heads": 3,
+               "intermediate_size": 37, "max_position_embeddings": 64}
+
+
+@pytest.fixture(scope="module")
+def vocab_file(tmp_path_factory):
+    from tfbert.data.peoples_daily import load_corpus_documents
+    from tfbert.data.sentiment import load_sentiment_split
+    from tfbert.tokenization import learn_vocab
+    documents = load_corpus_documents()[:200]
+    texts = ["".join(s) for d in documents for s in d]
+    texts += [t for t, _ in load_sentiment_split()[0][:2000]]
+    return learn_vocab(texts, 3000, str(tmp_path_factory.mktemp("vocab")), log=lambda *_: None)
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("config") / "bert_config.json"
+    path.write_text(json.dumps(TINY_CONFIG))
+    return str(path)
+
+
+def _options(tmp_path, name, **overrides):
+    values = dict(model_dir=str(tmp_path / name), strategy="default", max_seq_length=32,
+                  batch_size=16, learning_rate=1e-3, train_steps=30, steps_per_loop=15)
+    values.update(overrides)
+    return TrainingOptions(**values)
+
+
+@pytest.mark.slow
+def test_classifier_trains_saves_and_predicts(tmp_path, vocab_file, config_file):
+    from tfbert.data.sentiment import load_sentiment_split
+    from tfbert.run_outputs import load_run
+    from tfbert.tasks.classification import predict_file, train_classifier
+    train, eval_ = load_sentiment_split()
+    train = [(t, None, y) for t, y in train[::40]]
+    eval_ = [(t, None, y) for t, y in eval_[::10]]
+    options = _options(tmp_path, "cls", config=config_file, vocab_file=vocab_file)
+    metrics = train_classifier(options, train, eval_, ["neg", "pos"])
+    assert metrics["train_steps"] == 30
+    assert 0.0 <= metrics["eval_accuracy"] <= 1.0 and metrics["eval_examples"] == len(eval_)
+    with open(os.path.join(options.model_dir, "metrics.json")) as f:
+        assert json.load(f)["eval_accuracy"] == metrics["eval_accuracy"]
+    model, saved_vocab, info = load_run(options.model_dir)
+    assert info == {"task": "classification", "labels": ["neg", "pos"],
+                    "max_seq_length": 32, "text_pair": False}
+    with open(saved_vocab) as a, open(vocab_file) as b:
+        assert a.read() == b.read()
+    predict_in = tmp_path / "texts.txt"
+    predict_in.write_text("质量很好，非常满意\n太差了，退货\n")
+    predict_file(options.model_dir, str(predict_in), str(tmp_path / "out.tsv"))
+    rows = [line.split("\t") for line in (tmp_path / "out.tsv").read_text().splitlines()]
+    assert [r[2] for r in rows] == ["质量很好，非常满意", "太差了，退货"]
+    assert all(r[0] in ("neg", "pos") and 0.5 <= float(r[1]) <= 1.0 for r in rows)
+
+
+@pytest.mark.slow
+def test_text_pair_regression(tmp_path, vocab_file, config_file):
+    from tfbert.tasks.classification import train_classifier
+    rng = np.random.default_rng(0)
+    words = ["好", "差", "一般", "很好", "不错"]
+    train = [(rng.choice(words), rng.choice(words), float(rng.random())) for _ in range(64)]
+    options = _options(tmp_path, "reg", config=config_file, vocab_file=vocab_file,
+                       train_steps=4, steps_per_loop=2)
+    metrics = train_classifier(options, train, train[:20], None, regression=True)
+    assert set(metrics) >= {"eval_mse", "eval_pearson", "eval_spearman"}
+    assert np.isfinite(metrics["eval_mse"])
+
+
+def test_fine_tuning_without_a_start_point_is_rejected(tmp_path):
+    from tfbert.training import resolve_vocab_file
+    with pytest.raises(ValueError, match="Give --vocab_file"):
+        resolve_vocab_file(_options(tmp_path, "x"))
+    with pytest.raises(ValueError, match="Vocabulary file not found: /nope/vocab.txt"):
+        resolve_vocab_file(_options(tmp_path, "x", init_checkpoint="/nope"))
+
+
+def test_too_few_examples_for_a_batch(tmp_path):
+    options = _options(tmp_path, "x", train_steps=None, batch_size=64)
+    with pytest.raises(ValueError, match="10 training examples give no full batch of "
+                                         "--batch_size=64"):
+        options.total_steps(10)
+
+
+@pytest.mark.slow
+def test_pretraining_then_fine_tuning_from_its_encoder(tmp_path, vocab_file, config_file):
+    from tfbert.checkpoints import load_encoder
+    from tfbert.data.peoples_daily import load_corpus_documents
+    from tfbert.tasks.classification import train_classifier
+    from tfbert.tasks.pretraining import pretrain, text_pairs
+    from tfbert.tokenization import BertTokenizer
+    documents = load_corpus_documents()[:120]
+    train_pairs, heldout = text_pairs(documents, BertTokenizer(vocab_file), 32,
+                                      heldout_every=10)
+    assert len(train_pairs) > 100 and len(heldout) > 10
+    options = _options(tmp_path, "pretrain", config=config_file, vocab_file=vocab_file)
+    metrics = pretrain(options, train_pairs=train_pairs, heldout_pairs=heldout,
+                       max_predictions=5, whole_word=True)
+    assert 0.0 <= metrics["heldout_mlm_accuracy"] <= 1.0
+    assert 0.0 <= metrics["heldout_nsp_accuracy"] <= 1.0
+    encoder = load_encoder(metrics["encoder_dir"])
+    assert encoder.hidden_size == 12
+    # The normalizer record travels with the encoder's vocabulary.
+    assert os.path.exists(os.path.join(metrics["encoder_dir"], "vocab_info.json"))
+    fine_tune = _options(tmp_path, "cls", init_checkpoint=metrics["encoder_dir"],
+                         train_steps=2, steps_per_loop=2)
+    result = train_classifier(fine_tune, [("很好", None, 1), ("很差", None, 0)] * 16,
+                              [("好", None, 1)], ["neg", "pos"])
+    assert result["eval_examples"] == 1
+
+
+@pytest.mark.slow
+def test_pretraining_records_round_trip(tmp_path, vocab_file, config_file):
+    from tfbert.data import pretraining as data
+    from tfbert.data.peoples_daily import load_corpus_documents
+    from tfbert.tasks.pretraining import pretrain
+    from tfbert.tokenization import BertTokenizer
+    tokenizer = BertTokenizer(vocab_file)
+    docs = data.tokenize_documents(load_corpus_documents()[:40], tokenizer)
+    pairs = data.create_nsp_pairs(docs, 32)
+    masker = data.PretrainingMasker(
+        tokenizer.vocab_size, {"cls": tokenizer.cls_id, "sep": tokenizer.sep_id,
+                               "pad": tokenizer.pad_id, "mask": tokenizer.mask_id}, 32, 5)
+    path = str(tmp_path / "train.tfrecord")
+    written = data.write_tfrecords(path, data.masked_dataset(
+        data.pairs_dataset(pairs), masker, 8, shuffle=False, drop_remainder=False))
+    assert written == len(pairs)
+    assert written >= 8, written
+    options = _options(tmp_path, "pretrain", config=config_file, vocab_file=vocab_file,
+                       train_steps=3, steps_per_loop=3, batch_size=4)
+    metrics = pretrain(options, train_records=path, heldout_records=path, max_predictions=5)
+    assert metrics["train_steps"] == 3 and np.isfinite(metrics["train_loss"])
+    assert 0.0 <= metrics["heldout_mlm_accuracy"] <= 1.0
