@@ -34,14 +34,6 @@ _DUPE_FACTOR = flags.DEFINE_integer("dupe_factor", 1, "Times each document is cu
                                     "pairs (with different cuts).", lower_bound=1)
 
 
-def load_documents(input_file):
-    """Documents → sentences → words; `segmented` tells whether words are real words."""
-    if input_file:
-        from tfbert.data.text_corpus import read_text_corpus
-        return read_text_corpus(input_file), False
-    from tfbert.data.peoples_daily import load_corpus_documents
-    return load_corpus_documents(), True
-
 
 def main(argv):
     del argv
@@ -55,9 +47,10 @@ def main(argv):
         return pretrain(options, train_records=_TRAIN_RECORDS.value,
                         heldout_records=_HELDOUT_RECORDS.value,
                         max_predictions=_MAX_PREDICTIONS.value)
+    from tfbert.data.text_corpus import load_pretraining_documents
     from tfbert.tokenization import BertTokenizer
     from tfbert.training import resolve_vocab_file
-    documents, segmented = load_documents(_INPUT_FILE.value)
+    documents, segmented = load_pretraining_documents(_INPUT_FILE.value)
     train, heldout = text_pairs(documents, BertTokenizer(resolve_vocab_file(options)),
                                 options.max_seq_length, dupe_factor=_DUPE_FACTOR.value,
                                 segmented=segmented)

@@ -39,6 +39,9 @@ _ROUNDS = flags.DEFINE_integer("rounds", 100, "Timed batch-1 calls per candidate
                                lower_bound=1)
 _CLIENTS = flags.DEFINE_integer("clients", 16, "Concurrent gRPC clients for the QPS test.",
                                 lower_bound=1)
+_TIMEOUT = flags.DEFINE_integer("batch_timeout_micros", 5000, "Batching window of the "
+                                "batching server (written to its batching_parameters_file).",
+                                lower_bound=0)
 _SECONDS = flags.DEFINE_float("seconds", 10.0, "Duration of each QPS run.", lower_bound=0.5)
 
 _TEXTS = ["这个手机用起来很流畅，电池也耐用，很满意。", "质量太差了，用了两天就坏了，不推荐购买。",
@@ -56,16 +59,21 @@ def _dir_size(path):
                for root, _, files in os.walk(path) for f in files)
 
 
-def start_server(config_file, batching):
+def start_server(config_file, batching_file=None):
     """`python -m export.server` as a child process; returns (process, port) once it answers."""
     from export import client
     port = _free_port()
     command = [sys.executable, "-m", "export.server", f"--port={port}",
                f"--model_config_file={config_file}", "--file_system_poll_wait_seconds=-1",
-               "--stats_interval_seconds=0"] + (["--enable_batching"] if batching else [])
+               "--stats_interval_seconds=0"]
+    if batching_file:
+        command += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command.append("--alsologtostderr")
+    log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(command, env=dict(os.environ, PYTHONPATH=repo),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=log)
+    process.log = log
     channel, stub = client.make_stub(f"127.0.0.1:{port}")
     deadline = time.time() + 180
     while True:
@@ -81,30 +89,58 @@ def start_server(config_file, batching):
     return process, port
 
 
+def stop_server(process):
+    """Stops the server; returns its shutdown statistics line (batches, mean batch size)."""
+    process.terminate()
+    process.wait()
+    process.log.seek(0)
+    lines = [line for line in process.log if "Serving stats at shutdown" in line]
+    process.log.close()
+    return lines[-1].split("shutdown:")[-1].strip() if lines else "?"
+
+
 def measure_qps(port, clients, seconds):
-    """Requests per second of `clients` threads, each with its own channel, one text each."""
+    """Requests per second of `clients` channels, each keeping one request (one text) in
+    flight; asynchronous calls, so the client process's GIL is not what is measured."""
     from export import client
-    counts = [0] * clients
+    stubs = [client.make_stub(f"127.0.0.1:{port}") for _ in range(clients)]
+    lock = threading.Lock()
+    state = {"done": 0, "open": clients, "error": None}
+    finished = threading.Event()
     stop = time.time() + seconds
 
-    def worker(i):
-        channel, stub = client.make_stub(f"127.0.0.1:{port}")
+    def issue(i):
         request = client.build_predict_request([_TEXTS[i % len(_TEXTS)]], "bert")
-        while time.time() < stop:
-            stub.Predict(request, timeout=30)
-            counts[i] += 1
-        channel.close()
+        stubs[i][1].Predict.future(request, timeout=30).add_done_callback(
+            lambda future: on_done(i, future))
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    def on_done(i, future):
+        with lock:
+            if future.exception() is not None:
+                state["error"] = future.exception()
+            else:
+                state["done"] += 1
+        if time.time() < stop and state["error"] is None:
+            issue(i)
+            return
+        with lock:
+            state["open"] -= 1
+            if state["open"] == 0:
+                finished.set()
+
     start = time.time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / (time.time() - start)
+    for i in range(clients):
+        issue(i)
+    finished.wait()
+    elapsed = time.time() - start
+    for channel, _ in stubs:
+        channel.close()
+    if state["error"] is not None:
+        raise RuntimeError(f"a request failed: {state['error']}")
+    return state["done"] / elapsed
 
 
-def run_benchmark(model_dir, work_dir, rounds, clients, seconds):
+def run_benchmark(model_dir, work_dir, rounds, clients, seconds, batch_timeout_micros=5000):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401
 
@@ -121,7 +157,7 @@ def run_benchmark(model_dir, work_dir, rounds, clients, seconds):
     signature = tf.saved_model.load(version_dir).signatures["serving_default"]
     one = tf.constant(_TEXTS[:1])
     runners = {q: tflite.TFLiteModel(path) for q, path in files.items()}
-    process, port = start_server(config_file, batching=False)
+    process, port = start_server(config_file)
     try:
         channel, stub = client.make_stub(f"127.0.0.1:{port}")
         request = client.build_predict_request(_TEXTS[:1], "bert")
@@ -134,15 +170,23 @@ def run_benchmark(model_dir, work_dir, rounds, clients, seconds):
         channel.close()
         qps_plain = measure_qps(port, clients, seconds)
     finally:
-        process.terminate()
-        process.wait()
-    process, port = start_server(config_file, batching=True)
+        stop_server(process)
+    # The ceiling batching can reach: the same signature on whole batches, in process.
+    batch = tf.constant([_TEXTS[i % len(_TEXTS)] for i in range(clients)])
+    batch_seconds = float(np.median(interleaved_times(
+        {"batch": lambda: signature(text=batch)["probabilities"].numpy()},
+        rounds=max(rounds // 4, 3))["batch"]))
+    batching_file = os.path.join(work_dir, "batching.config")
+    with open(batching_file, "w") as f:
+        f.write(f"max_batch_size {{ value: {max(clients, 1)} }}\n"
+                f"batch_timeout_micros {{ value: {batch_timeout_micros} }}\n"
+                "num_batch_threads { value: 2 }\n")
+    process, port = start_server(config_file, batching_file)
     try:
         measure_qps(port, clients, min(seconds, 2.0))  # warm the batch shapes up
         qps_batched = measure_qps(port, clients, seconds)
     finally:
-        process.terminate()
-        process.wait()
+        batch_stats = stop_server(process)
 
     median = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
     sizes = {"saved_model": _dir_size(version_dir), "grpc": _dir_size(version_dir),
@@ -155,8 +199,12 @@ def run_benchmark(model_dir, work_dir, rounds, clients, seconds):
     print_table(f"QPS, {clients} concurrent gRPC clients, 1 text per request, {seconds:.0f} s",
                 ("server", "QPS", "vs no batching"),
                 [("export.server", f"{qps_plain:.1f}", "1.00x"),
-                 ("export.server --enable_batching", f"{qps_batched:.1f}",
-                  f"{qps_batched / qps_plain:.2f}x")])
+                 (f"export.server --enable_batching ({batch_timeout_micros} us window)",
+                 f"{qps_batched:.1f}",
+                  f"{qps_batched / qps_plain:.2f}x"),
+                 (f"SavedModel in process, batches of {clients} (ceiling)",
+                  f"{clients / batch_seconds:.1f}", f"{clients / batch_seconds / qps_plain:.2f}x")])
+    print(f"batching server: {batch_stats}")
     overhead = median["grpc"] / median["saved_model"]
     print(f"\ngRPC overhead {overhead:.2f}x (target <= 1.3x); batching speed-up "
           f"{qps_batched / qps_plain:.2f}x (target >= 3x).")
@@ -168,7 +216,8 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     work_dir = _WORK_DIR.value or tempfile.mkdtemp(prefix="tfbert_serving_")
     try:
-        run_benchmark(_MODEL_DIR.value, work_dir, _ROUNDS.value, _CLIENTS.value, _SECONDS.value)
+        run_benchmark(_MODEL_DIR.value, work_dir, _ROUNDS.value, _CLIENTS.value, _SECONDS.value,
+                      _TIMEOUT.value)
     finally:
         if _WORK_DIR.value is None:
             shutil.rmtree(work_dir, ignore_errors=True)

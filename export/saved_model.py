@@ -115,11 +115,9 @@ class ServingFunctions:
         model: the Keras task model of the run.
         tokenizer: `BertTokenizer` (normalizer as recorded, or "fast" for TFLite).
         info: the run's `task.json` dict.
-        tflite: bool, leave out what TFLite has no kernels for (substrings and character
-            offsets): NER and QA then return UTF-8 byte offsets (`*_byte` outputs) instead.
     """
 
-    def __init__(self, model, tokenizer, info, tflite=False):
+    def __init__(self, model, tokenizer, info):
         self.model = model
         self.tokenizer = tokenizer
         self.info = info
@@ -127,7 +125,6 @@ class ServingFunctions:
         self.seq_length = int(info["max_seq_length"])
         self.labels = list(info.get("labels") or [])
         self.text_pair = bool(info.get("text_pair"))
-        self.tflite = tflite
         if self.task not in ("classification", "regression", "ner", "squad"):
             raise ValueError(f"task.json: task {self.task!r} has no serving signature "
                              "(export classification, regression, ner or squad runs).")
@@ -203,9 +200,6 @@ class ServingFunctions:
         type_index = tf.reduce_max(tf.where(member, kind[:, None, :], 0), axis=2)
         outputs = {"entity_type": tf.gather(tf.constant(types), type_index),
                    "num_entities": tf.reduce_sum(tf.cast(begin, tf.int32), axis=1)}
-        if self.tflite:
-            outputs.update(entity_start_byte=start_byte, entity_end_byte=end_byte)
-            return outputs
         rows = tf.broadcast_to(text[:, None], tf.shape(start_byte))
         outputs["entity_text"] = tf.strings.substr(rows, tf.maximum(start_byte, 0),
                                                    tf.maximum(end_byte - start_byte, 0))
@@ -237,8 +231,6 @@ class ServingFunctions:
         start_byte = tf.where(found, tf.gather(starts, start_pos, batch_dims=1), -1)
         end_byte = tf.where(found, tf.gather(ends, end_pos, batch_dims=1), -1)
         score = tf.where(found, tf.reduce_max(flat, axis=-1), 0.0)
-        if self.tflite:
-            return {"start_byte": start_byte, "end_byte": end_byte, "score": score}
         answer = tf.strings.substr(context, tf.maximum(start_byte, 0),
                                    tf.maximum(end_byte - start_byte, 0))
         return {"answer": answer, "score": score,
@@ -256,13 +248,13 @@ class ServingFunctions:
         return archive
 
 
-def load_serving_functions(model_dir, normalizer=None, tflite=False):
+def load_serving_functions(model_dir, normalizer=None):
     """`ServingFunctions` of a fine-tuning run; `normalizer` overrides the recorded one."""
     import tfbert.optimization  # noqa: F401  (a compiled run's optimizer names its schedule)
     from tfbert.run_outputs import load_run
     from tfbert.tokenization import BertTokenizer
     model, vocab_file, info = load_run(model_dir)
-    return ServingFunctions(model, BertTokenizer(vocab_file, normalizer=normalizer), info, tflite)
+    return ServingFunctions(model, BertTokenizer(vocab_file, normalizer=normalizer), info)
 
 
 def _sample_inputs(functions):

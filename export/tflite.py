@@ -29,9 +29,7 @@ ragged `gather(batch_dims=-1)`, i.e. `RaggedGather`/`RaggedRange` custom ops wit
 TFLite kernel (verified); the QA span search also trips the converter (`tfl.zeros_like` on
 bool). Substrings and UTF-8 decoding (entity text, character offsets) have no kernel either.
 On device, tokenize in app code and run an ids-in model, or serve these tasks with
-`export.saved_model`. `ServingFunctions(tflite=True)` already has the byte-offset layouts
-(`entity_start_byte`/`entity_end_byte`, `start_byte`/`end_byte`) for when the offsets are
-computed with dense ops.
+`export.saved_model`.
 """
 
 import json
@@ -62,7 +60,7 @@ def _convert_here(model_dir, output_path, quantize):
     import tensorflow_text  # noqa: F401
 
     from export.saved_model import load_serving_functions
-    functions = load_serving_functions(model_dir, normalizer="fast", tflite=True)
+    functions = load_serving_functions(model_dir, normalizer="fast")
     with tempfile.TemporaryDirectory() as tmp:
         functions.archive(with_ids=False).write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)

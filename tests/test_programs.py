@@ -141,3 +141,25 @@ def test_pretraining_records_round_trip(tmp_path, vocab_file, config_file):
     metrics = pretrain(options, train_records=path, heldout_records=path, max_predictions=5)
     assert metrics["train_steps"] == 3 and np.isfinite(metrics["train_loss"])
     assert 0.0 <= metrics["heldout_mlm_accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_create_pretraining_data_program(tmp_path, vocab_file):
+    from apps.create_pretraining_data import create_pretraining_data
+    from tfbert.data.pretraining import read_tfrecords
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join(
+        "\n".join(f"Document {d} says sentence {s} about topic {d * s}." for s in range(6))
+        for d in range(45)) + "\n")
+    counts = create_pretraining_data(str(corpus), vocab_file, str(tmp_path / "t.tfrecord"),
+                                     str(tmp_path / "h.tfrecord"), 32, 5, 2, True, 7)
+    assert counts["train"] > 10 and counts["heldout"] >= 1
+    features, labels, weights = next(iter(read_tfrecords(
+        str(tmp_path / "t.tfrecord"), 32, 5, 4, shuffle=False)))
+    assert features["token_ids"].shape == (4, 32)
+    assert set(np.unique(labels["nsp_logits"])) <= {0, 1}
+    positions = features["masked_positions"].numpy()
+    real = weights["mlm_logits"].numpy() > 0
+    assert real.any(axis=1).all()
+    # A masked position holds [MASK], a random id or the original id, and never a special slot.
+    assert (positions[real] > 0).all()

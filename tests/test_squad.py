@@ -111,6 +111,8 @@ def test_features_reject_too_long_query(tmp_path):
     tokenizer = BertTokenizer(write_vocab(tmp_path))
     with pytest.raises(ValueError, match="max_query_length"):
         squad_inputs.squad_features([], tokenizer, 16, max_query_length=13)
+    with pytest.raises(ValueError, match="doc_stride"):
+        squad_inputs.squad_features([], tokenizer, 16, doc_stride=0, max_query_length=4)
 
 
 def test_postprocess_picks_exact_substring_and_null(tmp_path):

@@ -30,3 +30,15 @@ def read_text_corpus(path):
         raise ValueError(f"{path}: no text (expected one sentence per line, an empty "
                          "line between documents).")
     return documents
+
+
+def load_pretraining_documents(input_file=None):
+    """`(documents, segmented)`: a text corpus, or the shipped People's Daily by default.
+
+    `segmented` tells whether the words are real words (People's Daily is segmented, so
+    whole-word masking masks whole Chinese words) or whole sentences to be split.
+    """
+    if input_file:
+        return read_text_corpus(input_file), False
+    from tfbert.data.peoples_daily import load_corpus_documents
+    return load_corpus_documents(), True

@@ -12,7 +12,7 @@ from tfbert.optimization import create_optimizer
 from tfbert.tokenization import BertTokenizer
 
 
-def _special_ids(tokenizer):
+def special_ids(tokenizer):
     return {"cls": tokenizer.cls_id, "sep": tokenizer.sep_id, "pad": tokenizer.pad_id,
             "mask": tokenizer.mask_id}
 
@@ -24,6 +24,11 @@ def text_pairs(documents, tokenizer, max_seq_length, heldout_every=20, seed=1234
     Every `heldout_every`-th document is held out, so held-out pairs come from text the
     model never trains on.
     """
+    if len(documents) < 2 * heldout_every:
+        raise ValueError(
+            f"The corpus has {len(documents)} documents; holding out every "
+            f"{heldout_every}th needs at least {2 * heldout_every} (an empty line separates "
+            "documents in a text corpus).")
     tokenized = pretraining_data.tokenize_documents(documents, tokenizer, segmented=segmented)
     heldout = [d for i, d in enumerate(tokenized) if i % heldout_every == 0]
     train = [d for i, d in enumerate(tokenized) if i % heldout_every != 0]
@@ -53,7 +58,7 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
         num_train = None
     else:
         masker = pretraining_data.PretrainingMasker(
-            tokenizer.vocab_size, _special_ids(tokenizer), seq, max_predictions,
+            tokenizer.vocab_size, special_ids(tokenizer), seq, max_predictions,
             whole_word=whole_word)
         train_ds = pretraining_data.masked_dataset(
             pretraining_data.pairs_dataset(train_pairs), masker, options.batch_size)
@@ -64,7 +69,7 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
             drop_remainder=False)
     elif heldout_pairs:
         heldout_masker = pretraining_data.PretrainingMasker(
-            tokenizer.vocab_size, _special_ids(tokenizer), seq, max_predictions,
+            tokenizer.vocab_size, special_ids(tokenizer), seq, max_predictions,
             whole_word=whole_word)
         heldout_ds = pretraining_data.masked_dataset(
             pretraining_data.pairs_dataset(heldout_pairs), heldout_masker,
