@@ -16,8 +16,11 @@ Signatures (every string input is tf.string [batch]; a rank-0 string is INVALID_
   [batch, max_seq_length - 2] (the most a window can hold), padded with "" / -1:
   `entity_type` string, `entity_text` string, `entity_start`, `entity_end` int32 character
   offsets (`text[start:end]` in Python `str` indices), and `num_entities` int32 [batch].
-  Entities are decoded from the per-word-piece BIO tags (B-X starts an entity, I-X continues
-  one of type X, an I-X after anything else starts one, like seqeval).
+  Entities are decoded from BIO tags (B-X starts an entity, I-X continues one of type X, an
+  I-X after anything else starts one, like seqeval); as in training, a word's first piece
+  carries its tag and "##" pieces follow it. Words are split by the BERT tokenizer
+  (whitespace, punctuation, each CJK character), which is the NER runs' "chars" split for
+  Chinese text.
 * squad — `serving_default(question, context)` -> `answer` string [batch], `start`, `end`
   int32 [batch] character offsets into `context` (-1 and "" when the window holds no context
   token), `score` float32 [batch] (start + end logit of the best span). One window:
@@ -29,6 +32,10 @@ Signatures (every string input is tf.string [batch]; a rank-0 string is INVALID_
 `assets.extra/` carries `vocab.txt`, `vocab_info.json`, `labels.txt` (classification, ner),
 `export_info.json` (task, labels, max_seq_length, normalizer, signatures) and
 `tf_serving_warmup_requests`.
+
+The tokenizer uses the normalizer recorded with the vocabulary: "exact" (imported checkpoints,
+bit-exact to reference BERT; core string ops, fine for TF Serving) or "fast" (tf-text kernels
+only, convertible by `export.tflite`).
 """
 
 import json
@@ -172,7 +179,8 @@ class ServingFunctions:
         if self.task == "regression":
             return {"score": logits[:, 0]}
         # Gather the names by arg-max: `tf.where` on strings is a SelectV2 without TFLite kernel.
-        label = tf.gather(tf.constant(self.labels), tf.argmax(logits, axis=-1, output_type=tf.int32))
+        best = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        label = tf.gather(tf.constant(self.labels), best)
         return {"probabilities": tf.nn.softmax(logits, axis=-1), "label": label}
 
     def _serve_ner(self, text):
@@ -180,11 +188,20 @@ class ServingFunctions:
 
         from tfbert.tokenization import pack_offsets
         ids, starts, ends = self.tokenizer.tokenize_with_offsets(text)
-        logits = self.model(self._pack(ids), training=False)  # [batch, seq, classes]
+        inputs = self._pack(ids)
+        logits = self.model(inputs, training=False)  # [batch, seq, classes]
         starts, ends = pack_offsets(starts, ends, self.seq_length)  # [batch, seq], -1 off-text
         types, class_type, class_begin = _entity_tables(self.labels)
         tags = tf.argmax(logits, axis=-1, output_type=tf.int32)
         is_piece = starts >= 0
+        # Training labels the first piece of each word: "##" pieces take their word's tag.
+        is_suffix = tf.gather(tf.constant([t.startswith("##") for t in self.tokenizer.vocab]),
+                              inputs["token_ids"]) & is_piece
+        word = tf.cumsum(1 - tf.cast(is_suffix, tf.int32), axis=1)  # [batch, seq]
+        # same_word_first[b, p, q]: q is the first piece of p's word.  [batch, seq, seq]
+        same_word_first = ((word[:, :, None] == word[:, None, :])
+                           & tf.logical_not(is_suffix)[:, None, :])
+        tags = tf.reduce_max(tf.where(same_word_first, tags[:, None, :], 0), axis=2)
         kind = tf.where(is_piece, tf.gather(tf.constant(class_type, tf.int32), tags), 0)
         previous = tf.pad(kind[:, :-1], [[0, 0], [1, 0]])
         begin = (kind > 0) & (tf.gather(tf.constant(class_begin), tags) | (kind != previous))

@@ -1,6 +1,10 @@
 r"""Converts a fine-tuning run to a raw-text `.tflite` (tokenizer inside) and runs it.
 
     python -m export.tflite --model_dir=runs/cls --output=bert.tflite --quantize=dynamic
+    python -m export.tflite --saved_model_dir=/srv/models/bert/3 --output=bert.tflite
+
+`convert_tflite(model_dir, ...)` builds the graph from the run; `convert_saved_model(dir, ...)`
+converts an existing export (the same graph TF Serving runs) when its normalizer is "fast".
 
 The graph is `export.saved_model`'s `serving_default` (same tokenizer, packer and heads),
 written through `keras.export.ExportArchive` and converted with TFLITE_BUILTINS +
@@ -48,76 +52,57 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def define_flags(flag_values=flags.FLAGS):
     """Defines the program's flags (under __main__, so that other programs can import this)."""
     flags.DEFINE_string("model_dir", None, "A finished fine-tuning run (model.keras, vocab.txt, "
-                        "task.json).", flag_values=flag_values)
+                        "task.json) to convert.", flag_values=flag_values)
+    flags.DEFINE_string("saved_model_dir", None, "Or: an export.saved_model version directory "
+                        "(fast normalizer) whose serving_default to convert.",
+                        flag_values=flag_values)
     flags.DEFINE_string("output", None, "The .tflite file to write.", flag_values=flag_values)
     flags.DEFINE_enum("quantize", "none", QUANTIZATIONS, "Weights: none = float32, float16, "
                       "dynamic = int8 weights with float activations.", flag_values=flag_values)
 
 
-def _convert_here(model_dir, output_path, quantize):
-    """Builds the TFLite-flavoured SavedModel and converts it (in the calling process)."""
+def _convert_saved_model_here(saved_model_dir, output_path, quantize):
+    """Converts `serving_default` of an ExportArchive SavedModel (in the calling process)."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401
-
-    from export.saved_model import load_serving_functions
-    functions = load_serving_functions(model_dir, normalizer="fast")
-    with tempfile.TemporaryDirectory() as tmp:
-        functions.archive(with_ids=False).write_out(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        converter.allow_custom_ops = True
-        if quantize != "none":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantize == "float16":
-            converter.target_spec.supported_types = [tf.float16]
-        flatbuffer = converter.convert()
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, ["serving_default"])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.allow_custom_ops = True
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    flatbuffer = converter.convert()
     tmp_path = output_path + ".tmp"
     with open(tmp_path, "wb") as f:
         f.write(flatbuffer)
     os.replace(tmp_path, output_path)
 
 
-def recorded_normalizer(model_dir):
-    from tfbert.tokenization import read_vocab_info
-    return read_vocab_info(os.path.join(model_dir, "vocab.txt")).get("normalizer", "exact")
+def _convert_run_here(model_dir, output_path, quantize):
+    """Builds the run's `serving_default` with the fast normalizer, then converts it."""
+    from export.saved_model import load_serving_functions
+    functions = load_serving_functions(model_dir, normalizer="fast")
+    with tempfile.TemporaryDirectory() as tmp:
+        functions.archive(with_ids=False).write_out(tmp, verbose=False)
+        _convert_saved_model_here(tmp, output_path, quantize)
 
 
-def convert_tflite(model_dir, output_path, quantize="none", timeout_seconds=900):
-    """Converts the run in `model_dir` to `output_path`; returns the path.
-
-    The converter runs in a child process (it keeps memory after each call). Raises
-    `ValueError` if the flatbuffer needs ops that tf-text's TFLite registrar does not provide,
-    or `RuntimeError` if the conversion fails.
-    """
+def _convert_in_child(function, source, output_path, quantize, timeout_seconds):
+    """Runs `function(source, output_path, quantize)` of this module in a child process (the
+    converter keeps memory after each call), then audits the flatbuffer's ops."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"`quantize` ({quantize!r}) must be one of {QUANTIZATIONS}.")
-    from tfbert.run_outputs import load_run  # noqa: F401  (fail early on a bad model_dir)
-    if not os.path.isfile(os.path.join(model_dir, "task.json")):
-        raise ValueError(f"--model_dir={model_dir} is not a finished fine-tuning run "
-                         "(no task.json).")
-    with open(os.path.join(model_dir, "task.json"), encoding="utf-8") as f:
-        task = json.load(f)["task"]
-    if task not in ("classification", "regression"):
-        raise ValueError(
-            f"--model_dir={model_dir} is a {task!r} run: TFLite conversion supports "
-            "classification and regression only (the offsets NER and QA need come from "
-            "RaggedGather/RaggedRange, which have no TFLite kernel). Serve it with "
-            "export.saved_model.")
-    if recorded_normalizer(model_dir) == "exact":
-        logging.warning(
-            "%s records the 'exact' normalizer, whose core string ops have no TFLite kernels; "
-            "the .tflite uses tf-text's 'fast' normalizer instead (same ids on ordinary text, "
-            "differences on NFKC folding, full-width forms and control characters).", model_dir)
     os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
-    code = ("import sys; from export.tflite import _convert_here; "
-            "_convert_here(sys.argv[1], sys.argv[2], sys.argv[3])")
+    code = (f"import sys; from export.tflite import {function}; "
+            f"{function}(sys.argv[1], sys.argv[2], sys.argv[3])")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [_REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    result = subprocess.run([sys.executable, "-c", code, model_dir, output_path, quantize],
+    result = subprocess.run([sys.executable, "-c", code, source, output_path, quantize],
                             env=env, capture_output=True, text=True, timeout=timeout_seconds)
     if result.returncode != 0:
-        raise RuntimeError(f"TFLite conversion of {model_dir} failed (exit {result.returncode}):"
+        raise RuntimeError(f"TFLite conversion of {source} failed (exit {result.returncode}):"
                            f"\n{result.stderr[-3000:]}")
     from export.op_audit import audit_tflite
     missing = audit_tflite(output_path)
@@ -126,6 +111,66 @@ def convert_tflite(model_dir, output_path, quantize="none", timeout_seconds=900)
         raise ValueError(f"{output_path}: the TFLite model needs ops no LiteRT runtime with "
                          f"tf-text kernels provides: {', '.join(missing)}")
     return output_path
+
+
+def _refuse_task(task, source):
+    if task not in ("classification", "regression"):
+        raise ValueError(
+            f"{source} is a {task!r} model: TFLite conversion supports classification and "
+            "regression only (the offsets NER and QA need come from RaggedGather/RaggedRange, "
+            "which have no TFLite kernel). Serve it with export.saved_model.")
+
+
+def convert_saved_model(saved_model_dir, output_path, quantize="none", timeout_seconds=900):
+    """Converts `serving_default` of an `export.saved_model` version directory; returns the path.
+
+    The export must use the "fast" normalizer (ValueError otherwise: convert the run with
+    `convert_tflite`, which swaps the normalizer). Same checks as `convert_tflite`.
+    """
+    info_path = os.path.join(saved_model_dir, "assets.extra", "export_info.json")
+    if not os.path.isfile(info_path):
+        raise ValueError(f"{saved_model_dir} is not an export.saved_model version directory "
+                         f"(no {info_path}).")
+    with open(info_path, encoding="utf-8") as f:
+        info = json.load(f)
+    _refuse_task(info["task"], saved_model_dir)
+    if info["normalizer"] != "fast":
+        raise ValueError(
+            f"{saved_model_dir} tokenizes with the {info['normalizer']!r} normalizer, whose core "
+            "string ops (StaticRegexReplace, NormalizeUTF8, StringLower) have no TFLite kernels. "
+            "Convert the fine-tuning run instead: `python -m export.tflite --model_dir=RUN` "
+            "builds the .tflite with tf-text's 'fast' normalizer.")
+    return _convert_in_child("_convert_saved_model_here", saved_model_dir, output_path,
+                             quantize, timeout_seconds)
+
+
+def recorded_normalizer(model_dir):
+    from tfbert.tokenization import read_vocab_info
+    return read_vocab_info(os.path.join(model_dir, "vocab.txt")).get("normalizer", "exact")
+
+
+def convert_tflite(model_dir, output_path, quantize="none", timeout_seconds=900):
+    """Converts the fine-tuning run in `model_dir` to `output_path`; returns the path.
+
+    The converter runs in a child process (it keeps memory after each call). Raises
+    `ValueError` for NER/QA runs and if the flatbuffer needs ops that tf-text's TFLite
+    registrar does not provide, `RuntimeError` if the conversion fails. A run recorded with
+    the "exact" normalizer is converted with the "fast" one, with a warning.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"`quantize` ({quantize!r}) must be one of {QUANTIZATIONS}.")
+    if not os.path.isfile(os.path.join(model_dir, "task.json")):
+        raise ValueError(f"--model_dir={model_dir} is not a finished fine-tuning run "
+                         "(no task.json).")
+    with open(os.path.join(model_dir, "task.json"), encoding="utf-8") as f:
+        _refuse_task(json.load(f)["task"], f"--model_dir={model_dir}")
+    if recorded_normalizer(model_dir) == "exact":
+        logging.warning(
+            "%s records the 'exact' normalizer, whose core string ops have no TFLite kernels; "
+            "the .tflite uses tf-text's 'fast' normalizer instead (same ids on ordinary text, "
+            "differences on NFKC folding, full-width forms and control characters).", model_dir)
+    return _convert_in_child("_convert_run_here", model_dir, output_path, quantize,
+                             timeout_seconds)
 
 
 class TFLiteModel:
@@ -178,11 +223,16 @@ class TFLiteModel:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    path = convert_tflite(_FLAGS.model_dir, _FLAGS.output, _FLAGS.quantize)
+    if bool(_FLAGS.model_dir) == bool(_FLAGS.saved_model_dir):
+        raise app.UsageError("Pass exactly one of --model_dir=RUN and --saved_model_dir=DIR.")
+    if _FLAGS.model_dir:
+        path = convert_tflite(_FLAGS.model_dir, _FLAGS.output, _FLAGS.quantize)
+    else:
+        path = convert_saved_model(_FLAGS.saved_model_dir, _FLAGS.output, _FLAGS.quantize)
     print(f"Wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB, quantize={_FLAGS.quantize}).")
 
 
 if __name__ == "__main__":
     define_flags()
-    flags.mark_flags_as_required(["model_dir", "output"])
+    flags.mark_flags_as_required(["output"])
     app.run(main)

@@ -49,6 +49,10 @@ def test_float32_matches_keras_and_saved_model(converted):
     served = tf.saved_model.load(version_dir).signatures["serving_default"](
         text=tf.constant(fx.TEXTS))
     np.testing.assert_allclose(out["probabilities"], served["probabilities"].numpy(), atol=1e-3)
+    # The export itself converts too (fast normalizer): the graph TF Serving runs, on device.
+    path = tflite.convert_saved_model(version_dir, str(root / "from_export.tflite"))
+    np.testing.assert_allclose(tflite.TFLiteModel(path).predict(fx.TEXTS)["probabilities"],
+                               expected, atol=1e-3, rtol=0)
 
 
 def test_runner_guards_empty_batch_and_input_names(converted):
@@ -82,6 +86,9 @@ def test_exact_normalizer_converts_with_fast_and_warns(tmp_path, caplog):
     texts = ["the cat sat on the mat", "what is a good film?"]  # plain text: same ids
     np.testing.assert_allclose(tflite.TFLiteModel(path).predict(texts)["probabilities"],
                                keras_reference(run, texts), atol=1e-3)
+    version_dir = saved_model.export_saved_model(run, str(tmp_path / "models"), "exact")
+    with pytest.raises(ValueError, match="'exact' normalizer.*--model_dir"):
+        tflite.convert_saved_model(version_dir, str(tmp_path / "refused.tflite"))
 
 
 def test_ner_and_qa_are_refused_clearly(tmp_path):
@@ -89,6 +96,8 @@ def test_ner_and_qa_are_refused_clearly(tmp_path):
         run = fx.tiny_run(str(tmp_path / task), task)
         with pytest.raises(ValueError, match="RaggedRange"):
             tflite.convert_tflite(run, str(tmp_path / f"{task}.tflite"))
+    with pytest.raises(ValueError, match="export_info.json"):
+        tflite.convert_saved_model(str(tmp_path), str(tmp_path / "x.tflite"))
 
 
 def test_bad_arguments(tmp_path):

@@ -51,4 +51,5 @@ def load_run(model_dir):
     with open(task_path, encoding="utf-8") as f:
         info = json.load(f)
     import tfbert.models  # noqa: F401  (registers the serializable classes)
+    import tfbert.optimization  # noqa: F401  (the learning-rate schedule of a compiled run)
     return keras.saving.load_model(model_path), os.path.join(model_dir, "vocab.txt"), info
