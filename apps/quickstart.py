@@ -28,6 +28,8 @@ _PRETRAIN_STEPS = flags.DEFINE_integer("pretrain_steps", 1500, "Pretraining step
                                        "pretraining).", lower_bound=0)
 _FINETUNE_EPOCHS = flags.DEFINE_integer("finetune_epochs", 3, "Fine-tuning epochs.",
                                         lower_bound=1)
+_FINETUNE_STEPS = flags.DEFINE_integer("finetune_steps", None, "Fine-tuning steps; "
+                                       "overrides --finetune_epochs.", lower_bound=1)
 _MAX_SEQ_LENGTH = flags.DEFINE_integer("max_seq_length", 128, "Tokens per sequence.",
                                        lower_bound=8)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
@@ -44,7 +46,7 @@ def build_vocabulary(work_dir, vocab_size, sentiment_train):
 
 
 def run_quickstart(work_dir, config, vocab_size, pretrain_steps, finetune_epochs,
-                   max_seq_length, batch_size, cpu_devices=1):
+                   max_seq_length, batch_size, cpu_devices=1, finetune_steps=None):
     """Runs the five steps and returns the summary dict (also in `summary.json`)."""
     from tfbert.data.peoples_daily import load_corpus_documents
     from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
@@ -83,7 +85,7 @@ def run_quickstart(work_dir, config, vocab_size, pretrain_steps, finetune_epochs
         cpu_devices=1, config=None if init_checkpoint else config,
         init_checkpoint=init_checkpoint, vocab_file=vocab_file,
         max_seq_length=max_seq_length, batch_size=batch_size, learning_rate=2e-4,
-        epochs=finetune_epochs, steps_per_loop=500)
+        epochs=finetune_epochs, train_steps=finetune_steps, steps_per_loop=500)
     scores = train_classifier(options, [(t, None, y) for t, y in train],
                               [(t, None, y) for t, y in eval_], list(SENTIMENT_LABELS))
     summary["eval_accuracy"] = scores["eval_accuracy"]
@@ -113,7 +115,7 @@ def main(argv):
     del argv
     run_quickstart(_WORK_DIR.value, _CONFIG.value, _VOCAB_SIZE.value, _PRETRAIN_STEPS.value,
                    _FINETUNE_EPOCHS.value, _MAX_SEQ_LENGTH.value, _BATCH_SIZE.value,
-                   _CPU_DEVICES.value)
+                   _CPU_DEVICES.value, _FINETUNE_STEPS.value)
 
 
 if __name__ == "__main__":

@@ -267,7 +267,6 @@ class ServingFunctions:
 
 def load_serving_functions(model_dir, normalizer=None):
     """`ServingFunctions` of a fine-tuning run; `normalizer` overrides the recorded one."""
-    import tfbert.optimization  # noqa: F401  (a compiled run's optimizer names its schedule)
     from tfbert.run_outputs import load_run
     from tfbert.tokenization import BertTokenizer
     model, vocab_file, info = load_run(model_dir)

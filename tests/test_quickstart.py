@@ -1,0 +1,28 @@
+"""The embedded-default pipeline end to end (shortened), as a user's summary.json sees it."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.slow
+def test_quickstart_writes_a_servable_summary(tmp_path):
+    from apps.quickstart import run_quickstart
+    from export.tflite import TFLiteModel
+    summary = run_quickstart(str(tmp_path), "tiny", vocab_size=6000, pretrain_steps=10,
+                             finetune_epochs=1, max_seq_length=64, batch_size=16,
+                             finetune_steps=20)
+    with open(tmp_path / "summary.json") as f:
+        assert json.load(f) == summary
+    assert 0.0 <= summary["eval_accuracy"] <= 1.0
+    assert {"heldout_mlm_accuracy", "heldout_nsp_accuracy"} <= set(summary)
+    version_dir = summary["saved_model_dir"]
+    assert os.path.basename(version_dir).isdigit()
+    assert os.path.basename(os.path.dirname(version_dir)) == "sentiment"
+    assert os.path.exists(os.path.join(version_dir, "saved_model.pb"))
+    probabilities = TFLiteModel(summary["tflite_file"]).predict(["质量很好", "太差了"])
+    probabilities = np.asarray(probabilities["probabilities"])
+    assert probabilities.shape == (2, 2)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
