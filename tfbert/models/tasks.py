@@ -81,8 +81,37 @@ class BertPretrainer(_EncoderTask):
             **kwargs)
 
 
+class _DenseOutputTask(_EncoderTask):
+    """Dropout + a float32 dense layer over one encoder output (`_encoder_output`)."""
+
+    _encoder_output = None
+
+    def __init__(self, encoder, num_classes, dropout=0.1, **kwargs):
+        if num_classes < 1:
+            raise ValueError(f"`num_classes` must be >= 1, got {num_classes}.")
+        # === Layers ===
+        self.encoder = encoder
+        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        self.output_dense = keras.layers.Dense(
+            num_classes, kernel_initializer=_truncated_normal(encoder), dtype="float32",
+            name="logits")
+
+        # === Functional Model ===
+        inputs = _encoder_inputs()
+        encoded = encoder(inputs)[self._encoder_output]
+        super().__init__(
+            inputs=inputs, outputs=self.output_dense(self.output_dropout(encoded)), **kwargs)
+
+        # === Config ===
+        self.num_classes = num_classes
+        self.dropout = dropout
+
+    def _task_config(self):
+        return {"num_classes": self.num_classes, "dropout": self.dropout}
+
+
 @keras.saving.register_keras_serializable(package="tfbert")
-class BertClassifier(_EncoderTask):
+class BertClassifier(_DenseOutputTask):
     """Sequence classification (or regression with `num_classes=1`) on the pooled output.
 
     Args:
@@ -94,32 +123,11 @@ class BertClassifier(_EncoderTask):
     Output: float32 logits [batch, num_classes].
     """
 
-    def __init__(self, encoder, num_classes, dropout=0.1, **kwargs):
-        if num_classes < 1:
-            raise ValueError(f"`num_classes` must be >= 1, got {num_classes}.")
-        # === Layers ===
-        self.encoder = encoder
-        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
-        self.output_dense = keras.layers.Dense(
-            num_classes, kernel_initializer=_truncated_normal(encoder), dtype="float32",
-            name="logits")
-
-        # === Functional Model ===
-        inputs = _encoder_inputs()
-        pooled = encoder(inputs)["pooled_output"]
-        super().__init__(
-            inputs=inputs, outputs=self.output_dense(self.output_dropout(pooled)), **kwargs)
-
-        # === Config ===
-        self.num_classes = num_classes
-        self.dropout = dropout
-
-    def _task_config(self):
-        return {"num_classes": self.num_classes, "dropout": self.dropout}
+    _encoder_output = "pooled_output"
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
-class BertTokenClassifier(_EncoderTask):
+class BertTokenClassifier(_DenseOutputTask):
     """Per-token classification (NER): a dense layer over every sequence position.
 
     Args:
@@ -131,28 +139,7 @@ class BertTokenClassifier(_EncoderTask):
     Output: float32 logits [batch, seq, num_classes].
     """
 
-    def __init__(self, encoder, num_classes, dropout=0.1, **kwargs):
-        if num_classes < 1:
-            raise ValueError(f"`num_classes` must be >= 1, got {num_classes}.")
-        # === Layers ===
-        self.encoder = encoder
-        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
-        self.output_dense = keras.layers.Dense(
-            num_classes, kernel_initializer=_truncated_normal(encoder), dtype="float32",
-            name="logits")
-
-        # === Functional Model ===
-        inputs = _encoder_inputs()
-        sequence = encoder(inputs)["sequence_output"]
-        super().__init__(
-            inputs=inputs, outputs=self.output_dense(self.output_dropout(sequence)), **kwargs)
-
-        # === Config ===
-        self.num_classes = num_classes
-        self.dropout = dropout
-
-    def _task_config(self):
-        return {"num_classes": self.num_classes, "dropout": self.dropout}
+    _encoder_output = "sequence_output"
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
