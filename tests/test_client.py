@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from export import client, serving_core
 from export.batching import BatchingParameters
-from test_server import TEXTS, expected_outputs, publish_version, start_server
+from tests.test_server import TEXTS, expected_outputs, publish_version, start_server
 
 
 @pytest.fixture(scope="module")
