@@ -61,11 +61,10 @@ def main(argv):
     from tfbert.tasks.classification import predict_file, train_classifier
     train, eval_, labels = load_examples(_TRAIN_FILE.value, _EVAL_FILE.value, _HEADER.value,
                                          _REGRESSION.value)
-    metrics = train_classifier(options, train, eval_, labels, regression=_REGRESSION.value)
+    train_classifier(options, train, eval_, labels, regression=_REGRESSION.value)
     if _DO_PREDICT.value:
         predict_file(options.model_dir, _PREDICT_FILE.value,
                      os.path.join(options.model_dir, "predictions.tsv"))
-    return metrics
 
 
 if __name__ == "__main__":

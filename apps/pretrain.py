@@ -44,9 +44,10 @@ def main(argv):
             raise app.UsageError("Give --input_file or --train_records, not both.")
         if not options.train_steps:
             raise app.UsageError("--train_records needs --train_steps.")
-        return pretrain(options, train_records=_TRAIN_RECORDS.value,
-                        heldout_records=_HELDOUT_RECORDS.value,
-                        max_predictions=_MAX_PREDICTIONS.value)
+        pretrain(options, train_records=_TRAIN_RECORDS.value,
+                 heldout_records=_HELDOUT_RECORDS.value,
+                 max_predictions=_MAX_PREDICTIONS.value)
+        return
     from tfbert.data.text_corpus import load_pretraining_documents
     from tfbert.tokenization import BertTokenizer
     from tfbert.training import resolve_vocab_file
@@ -56,8 +57,8 @@ def main(argv):
                                 segmented=segmented)
     print(f"{len(documents)} documents -> {len(train)} training and {len(heldout)} "
           "held-out pairs.", flush=True)
-    return pretrain(options, train_pairs=train, heldout_pairs=heldout,
-                    max_predictions=_MAX_PREDICTIONS.value, whole_word=_WHOLE_WORD.value)
+    pretrain(options, train_pairs=train, heldout_pairs=heldout,
+             max_predictions=_MAX_PREDICTIONS.value, whole_word=_WHOLE_WORD.value)
 
 
 if __name__ == "__main__":

@@ -163,3 +163,26 @@ def test_create_pretraining_data_program(tmp_path, vocab_file):
     assert real.any(axis=1).all()
     # A masked position holds [MASK], a random id or the original id, and never a special slot.
     assert (positions[real] > 0).all()
+
+
+@pytest.mark.slow
+def test_classify_program_exits_zero_with_user_files(tmp_path, vocab_file, config_file):
+    import subprocess
+    import sys
+    data = tmp_path / "train.tsv"
+    data.write_text("pos\t很好\nneg\t很差\n" * 8)
+    done = subprocess.run(
+        [sys.executable, "-m", "apps.classify", f"--config={config_file}",
+         f"--vocab_file={vocab_file}", f"--model_dir={tmp_path / 'run'}",
+         f"--train_file={data}", f"--eval_file={data}", "--train_steps=2",
+         "--batch_size=4", "--max_seq_length=16", f"--predict_file={data}", "--do_predict"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "run" / "predictions.tsv").exists()
+    bad = subprocess.run(
+        [sys.executable, "-m", "apps.classify", f"--model_dir={tmp_path / 'x'}"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0
+    assert "--init_checkpoint=DIR" in bad.stderr

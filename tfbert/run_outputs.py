@@ -17,8 +17,11 @@ TASKS = ("classification", "regression", "ner", "squad", "pretraining")
 
 
 def save_run(model_dir, model, vocab_file, task, max_seq_length, labels=None,
-             text_pair=False, lower_case=None, normalizer=None):
-    """Writes the model, vocabulary and `task.json`; returns the written paths."""
+             text_pair=False, lower_case=None, normalizer=None, **task_fields):
+    """Writes the model, vocabulary and `task.json`; returns the written paths.
+
+    `task_fields` are further task-specific entries of `task.json` (NER's `word_split`).
+    """
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {TASKS}, got {task!r}.")
     os.makedirs(model_dir, exist_ok=True)
@@ -35,7 +38,7 @@ def save_run(model_dir, model, vocab_file, task, max_seq_length, labels=None,
     task_path = os.path.join(model_dir, "task.json")
     with open(task_path, "w", encoding="utf-8") as f:
         json.dump({"task": task, "labels": labels, "max_seq_length": max_seq_length,
-                   "text_pair": text_pair}, f, indent=2, ensure_ascii=False)
+                   "text_pair": text_pair, **task_fields}, f, indent=2, ensure_ascii=False)
     return model_path, vocab_path, task_path
 
 

@@ -97,6 +97,31 @@ def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop,
         callbacks=callbacks, verbose=verbose)
 
 
+def compile_for_training(model, options, total_steps, **compile_kwargs):
+    """`model.compile` with tfbert's AdamW schedule and the run's XLA choice.
+
+    `compile_kwargs` are the task's `loss`, `metrics`, `weighted_metrics`, `loss_weights`.
+    """
+    from tfbert.optimization import create_optimizer
+    model.compile(
+        optimizer=create_optimizer(
+            options.learning_rate, total_steps, warmup_fraction=options.warmup_fraction,
+            gradient_accumulation_steps=options.gradient_accumulation_steps),
+        jit_compile=options.jit_compile, **compile_kwargs)
+    return model
+
+
+def finish_run(model_dir, timer, results):
+    """Adds the timings to `results`, writes `metrics.json` and prints the measured figures."""
+    results["seconds"] = timer.total_seconds
+    results["phase_seconds"] = timer.timings
+    path = write_metrics(model_dir, results)
+    figures = ", ".join(f"{k}={v:.4f}" for k, v in results.items()
+                        if k.startswith(("eval_", "heldout_")) and isinstance(v, float))
+    print(f"Wrote {path} in {results['seconds']:.0f}s: {figures}", flush=True)
+    return results
+
+
 def write_metrics(model_dir, metrics):
     """Writes `metrics.json` in `model_dir` and returns its path."""
     path = os.path.join(model_dir, "metrics.json")

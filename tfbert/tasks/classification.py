@@ -9,7 +9,6 @@ from tfbert import training
 from tfbert.distribution import get_strategy
 from tfbert.inputs import classification_dataset
 from tfbert.models import BertClassifier
-from tfbert.optimization import create_optimizer
 from tfbert.run_outputs import load_run, save_run
 from tfbert.tokenization import BertTokenizer
 
@@ -62,13 +61,10 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
         model = BertClassifier(encoder, num_classes=1 if regression else len(label_names))
         loss = (keras.losses.MeanSquaredError() if regression else
                 keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        model.compile(
-            optimizer=create_optimizer(
-                options.learning_rate, total_steps, warmup_fraction=options.warmup_fraction,
-                gradient_accumulation_steps=options.gradient_accumulation_steps),
+        training.compile_for_training(
+            model, options, total_steps,
             loss=loss,
-            metrics=[] if regression else [keras.metrics.SparseCategoricalAccuracy("accuracy")],
-            jit_compile=options.jit_compile)
+            metrics=[] if regression else [keras.metrics.SparseCategoricalAccuracy("accuracy")])
     print(f"Training on {len(train)} examples for {total_steps} steps of "
           f"{options.batch_size} ({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("train"):
@@ -86,13 +82,7 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
     save_run(options.model_dir, model, vocab_file,
              "regression" if regression else "classification", options.max_seq_length,
              labels=label_names, text_pair=pairs is not None)
-    results["seconds"] = timer.total_seconds
-    results["phase_seconds"] = timer.timings
-    path = training.write_metrics(options.model_dir, results)
-    print(f"Wrote {options.model_dir}/model.keras and {path}: "
-          + ", ".join(f"{k}={v:.4f}" for k, v in results.items()
-                      if k.startswith("eval_") and isinstance(v, float)), flush=True)
-    return results
+    return training.finish_run(options.model_dir, timer, results)
 
 
 def predict_file(model_dir, input_file, output_file, batch_size=64):

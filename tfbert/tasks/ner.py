@@ -12,7 +12,6 @@ from tfbert import ner_inputs
 from tfbert import training
 from tfbert.distribution import get_strategy
 from tfbert.models import BertTokenClassifier
-from tfbert.optimization import create_optimizer
 from tfbert.run_outputs import load_run, save_run
 from tfbert.tokenization import BertTokenizer
 
@@ -75,15 +74,12 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
     with timer.phase("build model"), strategy.scope():
         encoder = training.build_encoder(options, tokenizer.vocab_size)
         model = BertTokenClassifier(encoder, num_classes=len(label_names))
-        model.compile(
-            optimizer=create_optimizer(
-                options.learning_rate, total_steps, warmup_fraction=options.warmup_fraction,
-                gradient_accumulation_steps=options.gradient_accumulation_steps),
+        training.compile_for_training(
+            model, options, total_steps,
             # Averaged over first pieces only (weight 1), not over every position.
             loss=keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True, reduction="mean_with_sample_weight"),
-            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
-            jit_compile=options.jit_compile)
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
     print(f"Training on {len(train)} sentences ({windows} windows of <= "
           f"{options.max_seq_length} tokens) for {total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
@@ -96,20 +92,10 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
         with timer.phase("evaluate"):
             results.update(evaluate(model, tokenizer, eval_examples, options.max_seq_length,
                                     label_names, options.batch_size))
-    _, _, task_path = save_run(options.model_dir, model, vocab_file, "ner",
-                               options.max_seq_length, labels=list(label_names))
-    with open(task_path, encoding="utf-8") as f:
-        info = json.load(f)
-    info["word_split"] = word_split  # how raw text becomes words at prediction time
-    with open(task_path, "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2, ensure_ascii=False)
-    results["seconds"] = timer.total_seconds
-    results["phase_seconds"] = timer.timings
-    path = training.write_metrics(options.model_dir, results)
-    print(f"Wrote {options.model_dir}/model.keras and {path}: "
-          + ", ".join(f"{k}={v:.4f}" for k, v in results.items()
-                      if k.startswith("eval_") and isinstance(v, float)), flush=True)
-    return results
+    # `word_split`: how raw text becomes words at prediction time.
+    save_run(options.model_dir, model, vocab_file, "ner", options.max_seq_length,
+             labels=list(label_names), word_split=word_split)
+    return training.finish_run(options.model_dir, timer, results)
 
 
 def predict_file(model_dir, input_file, output_file, batch_size=64):

@@ -8,7 +8,6 @@ from tfbert import training
 from tfbert.data import pretraining as pretraining_data
 from tfbert.distribution import get_strategy
 from tfbert.models import BertPretrainer
-from tfbert.optimization import create_optimizer
 from tfbert.tokenization import BertTokenizer
 
 
@@ -84,15 +83,12 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
         model = BertPretrainer(encoder)
         loss = keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight")
-        model.compile(
-            optimizer=create_optimizer(
-                options.learning_rate, total_steps, warmup_fraction=options.warmup_fraction,
-                gradient_accumulation_steps=options.gradient_accumulation_steps),
+        training.compile_for_training(
+            model, options, total_steps,
             loss={"mlm_logits": loss, "nsp_logits": loss},
             weighted_metrics={
                 "mlm_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
-                "nsp_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
-            jit_compile=options.jit_compile)
+                "nsp_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")]})
     print(f"Pretraining for {total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("pretrain"):
@@ -111,10 +107,5 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
     encoder_dir = os.path.join(options.model_dir, "encoder")
     save_encoder(encoder, vocab_file, encoder_dir)
     results["encoder_dir"] = encoder_dir
-    results["seconds"] = timer.total_seconds
-    results["phase_seconds"] = timer.timings
-    training.write_metrics(options.model_dir, results)
-    print(f"Wrote {encoder_dir}: " + ", ".join(
-        f"{k}={v:.4f}" for k, v in results.items() if k.startswith("heldout_")), flush=True)
-    return results
+    return training.finish_run(options.model_dir, timer, results)
 

@@ -11,7 +11,6 @@ from tfbert import squad_metrics
 from tfbert import training
 from tfbert.distribution import get_strategy
 from tfbert.models import BertSpanQA
-from tfbert.optimization import create_optimizer
 from tfbert.run_outputs import save_run
 from tfbert.tokenization import BertTokenizer
 
@@ -78,14 +77,11 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
         encoder = training.build_encoder(options, tokenizer.vocab_size)
         model = BertSpanQA(encoder)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        model.compile(
-            optimizer=create_optimizer(
-                options.learning_rate, total_steps, warmup_fraction=options.warmup_fraction,
-                gradient_accumulation_steps=options.gradient_accumulation_steps),
+        training.compile_for_training(
+            model, options, total_steps,
             # The mean of the start and end losses, as run_squad.py.
             loss={"start_logits": loss, "end_logits": loss},
-            loss_weights={"start_logits": 0.5, "end_logits": 0.5},
-            jit_compile=options.jit_compile)
+            loss_weights={"start_logits": 0.5, "end_logits": 0.5})
     print(f"Training on {len(train)} questions ({len(features.example)} windows) for "
           f"{total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
@@ -105,10 +101,4 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
             scores = squad_metrics.squad_scores(eval_examples, predictions)
             results.update({f"eval_{k}": v for k, v in scores.items()})
     save_run(options.model_dir, model, vocab_file, "squad", options.max_seq_length)
-    results["seconds"] = timer.total_seconds
-    results["phase_seconds"] = timer.timings
-    path = training.write_metrics(options.model_dir, results)
-    print(f"Wrote {options.model_dir}/model.keras and {path}: "
-          + ", ".join(f"{k}={v:.2f}" for k, v in results.items()
-                      if k.startswith("eval_") and isinstance(v, float)), flush=True)
-    return results
+    return training.finish_run(options.model_dir, timer, results)
