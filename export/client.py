@@ -25,186 +25,264 @@ _FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values=flags.FLAGS):
-  """Defines the program's flags (called under __main__ so that the server and client
-  modules can be imported into one process)."""
-  flags.DEFINE_multi_string("text", None, "A text to send; repeat the flag for a batch.",
-                            flag_values=flag_values)
-  flags.DEFINE_string("input_file", None, "A UTF-8 file with one text per line (empty lines are "
-                      "skipped); used instead of --text.", flag_values=flag_values)
-  flags.DEFINE_string("server", "localhost:8500", "host:port of the TF Serving gRPC endpoint.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("model_name", "default", "Name of the model on the server.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("signature_name", "serving_default", "Signature to call.",
-                      flag_values=flag_values)
-  flags.DEFINE_integer("model_version", None, "Version to call; default: the latest available.",
-                       lower_bound=0, flag_values=flag_values)
-  flags.DEFINE_string("input_name", "text", "Signature input alias that receives the texts.",
-                      flag_values=flag_values)
-  flags.DEFINE_float("timeout_seconds", 10.0, "Deadline of each request in seconds.",
-                     lower_bound=0.001, flag_values=flag_values)
-  flags.DEFINE_integer("batch_size", 64, "Texts per request.", lower_bound=1,
-                       flag_values=flag_values)
+    """Defines the program's flags (called under __main__ so that the server and client
+    modules can be imported into one process)."""
+    flags.DEFINE_multi_string(
+        "text", None, "A text to send; repeat the flag for a batch.", flag_values=flag_values
+    )
+    flags.DEFINE_string(
+        "input_file",
+        None,
+        "A UTF-8 file with one text per line (empty lines are skipped); used instead of --text.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_string(
+        "server",
+        "localhost:8500",
+        "host:port of the TF Serving gRPC endpoint.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_string(
+        "model_name", "default", "Name of the model on the server.", flag_values=flag_values
+    )
+    flags.DEFINE_string(
+        "signature_name", "serving_default", "Signature to call.", flag_values=flag_values
+    )
+    flags.DEFINE_integer(
+        "model_version",
+        None,
+        "Version to call; default: the latest available.",
+        lower_bound=0,
+        flag_values=flag_values,
+    )
+    flags.DEFINE_string(
+        "input_name",
+        "text",
+        "Signature input alias that receives the texts.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_float(
+        "timeout_seconds",
+        10.0,
+        "Deadline of each request in seconds.",
+        lower_bound=0.001,
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer(
+        "batch_size", 64, "Texts per request.", lower_bound=1, flag_values=flag_values
+    )
 
 
 _MAX_MESSAGE = 2**31 - 1
 
 # DataType -> (typed TensorProto field, numpy dtype) for the fields AsProtoField writes.
 _DECODE = {
-    types_pb2.DT_FLOAT: ("float_val", np.float32), types_pb2.DT_DOUBLE: ("double_val", np.float64),
-    types_pb2.DT_INT32: ("int_val", np.int32), types_pb2.DT_INT16: ("int_val", np.int16),
-    types_pb2.DT_INT8: ("int_val", np.int8), types_pb2.DT_UINT8: ("int_val", np.uint8),
-    types_pb2.DT_UINT16: ("int_val", np.uint16), types_pb2.DT_INT64: ("int64_val", np.int64),
-    types_pb2.DT_BOOL: ("bool_val", np.bool_), types_pb2.DT_UINT32: ("uint32_val", np.uint32),
+    types_pb2.DT_FLOAT: ("float_val", np.float32),
+    types_pb2.DT_DOUBLE: ("double_val", np.float64),
+    types_pb2.DT_INT32: ("int_val", np.int32),
+    types_pb2.DT_INT16: ("int_val", np.int16),
+    types_pb2.DT_INT8: ("int_val", np.int8),
+    types_pb2.DT_UINT8: ("int_val", np.uint8),
+    types_pb2.DT_UINT16: ("int_val", np.uint16),
+    types_pb2.DT_INT64: ("int64_val", np.int64),
+    types_pb2.DT_BOOL: ("bool_val", np.bool_),
+    types_pb2.DT_UINT32: ("uint32_val", np.uint32),
     types_pb2.DT_UINT64: ("uint64_val", np.uint64),
 }
 
 
 class ServingClientError(RuntimeError):
-  """A failed call, with the gRPC status code and a message that says what to do."""
+    """A failed call, with the gRPC status code and a message that says what to do."""
 
-  def __init__(self, code, message):
-    super().__init__(message)
-    self.code = code
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
 
 
 def string_tensor_proto(texts):
-  """A rank-1 DT_STRING TensorProto (typed `string_val`, as TF Serving clients send)."""
-  proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING)
-  proto.tensor_shape.dim.add(size=len(texts))
-  proto.string_val.extend(t.encode("utf-8") if isinstance(t, str) else t for t in texts)
-  return proto
+    """A rank-1 DT_STRING TensorProto (typed `string_val`, as TF Serving clients send)."""
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING)
+    proto.tensor_shape.dim.add(size=len(texts))
+    proto.string_val.extend(t.encode("utf-8") if isinstance(t, str) else t for t in texts)
+    return proto
 
 
-def build_predict_request(texts, model_name, signature_name="serving_default",
-                          model_version=None, input_name="text"):
-  """A PredictRequest carrying `texts` as `input_name` (tf.string [len(texts)])."""
-  request = predict_pb2.PredictRequest()
-  request.model_spec.name = model_name
-  request.model_spec.signature_name = signature_name
-  if model_version is not None:
-    request.model_spec.version.value = model_version
-  request.inputs[input_name].CopyFrom(string_tensor_proto(list(texts)))
-  return request
+def build_predict_request(
+    texts, model_name, signature_name="serving_default", model_version=None, input_name="text"
+):
+    """A PredictRequest carrying `texts` as `input_name` (tf.string [len(texts)])."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature_name
+    if model_version is not None:
+        request.model_spec.version.value = model_version
+    request.inputs[input_name].CopyFrom(string_tensor_proto(list(texts)))
+    return request
 
 
 def decode_tensor(proto):
-  """TensorProto -> numpy array; reads the typed fields, or `tensor_content`, like make_ndarray."""
-  shape = [d.size for d in proto.tensor_shape.dim]
-  size = int(np.prod(shape)) if shape else 1
-  if proto.dtype == types_pb2.DT_STRING:
-    values = list(proto.string_val)
-    if len(values) == 1 and size > 1:
-      values = values * size
-    return np.array(values, dtype=object).reshape(shape)
-  if proto.dtype in (types_pb2.DT_HALF, types_pb2.DT_BFLOAT16) or proto.tensor_content:
-    import tensorflow as tf  # Rare encodings: let TF decode them.
-    return tf.make_ndarray(proto)
-  field, dtype = _DECODE[proto.dtype]
-  values = np.array(getattr(proto, field), dtype=dtype)
-  if values.size == 1 and size > 1:  # AsProtoField may write one value for a uniform tensor
-    values = np.full(size, values[0], dtype=dtype)
-  return values.reshape(shape)
+    """TensorProto -> numpy array; reads the typed fields, or `tensor_content`, like make_ndarray."""
+    shape = [d.size for d in proto.tensor_shape.dim]
+    size = int(np.prod(shape)) if shape else 1
+    if proto.dtype == types_pb2.DT_STRING:
+        values = list(proto.string_val)
+        if len(values) == 1 and size > 1:
+            values = values * size
+        return np.array(values, dtype=object).reshape(shape)
+    if proto.dtype in (types_pb2.DT_HALF, types_pb2.DT_BFLOAT16) or proto.tensor_content:
+        import tensorflow as tf  # Rare encodings: let TF decode them.
+
+        return tf.make_ndarray(proto)
+    field, dtype = _DECODE[proto.dtype]
+    values = np.array(getattr(proto, field), dtype=dtype)
+    if values.size == 1 and size > 1:  # AsProtoField may write one value for a uniform tensor
+        values = np.full(size, values[0], dtype=dtype)
+    return values.reshape(shape)
 
 
 def decode_outputs(response):
-  """{output alias: numpy array} of a PredictResponse."""
-  return {alias: decode_tensor(proto) for alias, proto in response.outputs.items()}
+    """{output alias: numpy array} of a PredictResponse."""
+    return {alias: decode_tensor(proto) for alias, proto in response.outputs.items()}
 
 
 def _jsonable(value):
-  if isinstance(value, np.ndarray):
-    return [_jsonable(v) for v in value]
-  if isinstance(value, bytes):
-    return value.decode("utf-8", "replace")
-  if isinstance(value, np.generic):
-    return value.item()
-  return value
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def predictions_as_rows(texts, outputs):
-  """One dict per text: {"text": ..., <alias>: row value} (outputs with a batch dimension)."""
-  rows = []
-  for i, text in enumerate(texts):
-    row = {"text": text}
-    for alias in sorted(outputs):
-      value = outputs[alias]
-      row[alias] = _jsonable(value[i] if value.ndim and value.shape[0] == len(texts) else value)
-    rows.append(row)
-  return rows
+    """One dict per text: {"text": ..., <alias>: row value} (outputs with a batch dimension)."""
+    rows = []
+    for i, text in enumerate(texts):
+        row = {"text": text}
+        for alias in sorted(outputs):
+            value = outputs[alias]
+            row[alias] = _jsonable(
+                value[i] if value.ndim and value.shape[0] == len(texts) else value
+            )
+        rows.append(row)
+    return rows
 
 
 def make_stub(server):
-  options = [("grpc.max_receive_message_length", _MAX_MESSAGE),
-             ("grpc.max_send_message_length", _MAX_MESSAGE)]
-  channel = grpc.insecure_channel(server, options=options)
-  return channel, prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    options = [
+        ("grpc.max_receive_message_length", _MAX_MESSAGE),
+        ("grpc.max_send_message_length", _MAX_MESSAGE),
+    ]
+    channel = grpc.insecure_channel(server, options=options)
+    return channel, prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
 
 def explain_rpc_error(error, server, model_name, timeout_seconds):
-  """ServingClientError with an actionable message for a grpc.RpcError."""
-  code = error.code()
-  if code == grpc.StatusCode.UNAVAILABLE:
-    message = (f"no TF Serving server answers at {server} ({error.details()}). Start one, e.g. "
-               f"`python -m export.server --port={server.rsplit(':', 1)[-1]} "
-               f"--model_name={model_name} --model_base_path=DIR`, or pass --server=host:port.")
-  elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
-    message = (f"the server at {server} did not answer within {timeout_seconds} s "
-               "(raise --timeout_seconds, or send fewer texts per request).")
-  else:
-    message = f"server error {code.name}: {error.details()}"
-  return ServingClientError(code, message)
+    """ServingClientError with an actionable message for a grpc.RpcError."""
+    code = error.code()
+    if code == grpc.StatusCode.UNAVAILABLE:
+        message = (
+            f"no TF Serving server answers at {server} ({error.details()}). Start one, e.g. "
+            f"`python -m export.server --port={server.rsplit(':', 1)[-1]} "
+            f"--model_name={model_name} --model_base_path=DIR`, or pass --server=host:port."
+        )
+    elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        message = (
+            f"the server at {server} did not answer within {timeout_seconds} s "
+            "(raise --timeout_seconds, or send fewer texts per request)."
+        )
+    else:
+        message = f"server error {code.name}: {error.details()}"
+    return ServingClientError(code, message)
 
 
-def predict_texts(stub, texts, model_name, signature_name="serving_default", model_version=None,
-                  input_name="text", timeout_seconds=10.0, batch_size=64, server="?"):
-  """Sends `texts` in requests of `batch_size`; returns one output dict per text."""
-  rows = []
-  for start in range(0, len(texts), batch_size):
-    chunk = texts[start:start + batch_size]
-    request = build_predict_request(chunk, model_name, signature_name, model_version, input_name)
-    try:
-      response = stub.Predict(request, timeout=timeout_seconds)
-    except grpc.RpcError as e:
-      raise explain_rpc_error(e, server, model_name, timeout_seconds) from None
-    rows.extend(predictions_as_rows(chunk, decode_outputs(response)))
-  return rows
+def predict_texts(
+    stub,
+    texts,
+    model_name,
+    signature_name="serving_default",
+    model_version=None,
+    input_name="text",
+    timeout_seconds=10.0,
+    batch_size=64,
+    server="?",
+):
+    """Sends `texts` in requests of `batch_size`; returns one output dict per text."""
+    rows = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start : start + batch_size]
+        request = build_predict_request(
+            chunk, model_name, signature_name, model_version, input_name
+        )
+        try:
+            response = stub.Predict(request, timeout=timeout_seconds)
+        except grpc.RpcError as e:
+            raise explain_rpc_error(e, server, model_name, timeout_seconds) from None
+        rows.extend(predictions_as_rows(chunk, decode_outputs(response)))
+    return rows
 
 
 def read_texts(input_file):
-  with open(input_file, encoding="utf-8") as f:
-    return [line.rstrip("\n") for line in f if line.strip()]
+    with open(input_file, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
 
 
-def run(texts, server, model_name, signature_name, model_version, input_name, timeout_seconds,
-        batch_size, out=sys.stdout):
-  """Predicts `texts` and writes one JSON line per text to `out`."""
-  channel, stub = make_stub(server)
-  try:
-    rows = predict_texts(stub, texts, model_name, signature_name, model_version, input_name,
-                         timeout_seconds, batch_size, server)
-  finally:
-    channel.close()
-  for row in rows:
-    out.write(json.dumps(row, ensure_ascii=False) + "\n")
-  return rows
+def run(
+    texts,
+    server,
+    model_name,
+    signature_name,
+    model_version,
+    input_name,
+    timeout_seconds,
+    batch_size,
+    out=sys.stdout,
+):
+    """Predicts `texts` and writes one JSON line per text to `out`."""
+    channel, stub = make_stub(server)
+    try:
+        rows = predict_texts(
+            stub,
+            texts,
+            model_name,
+            signature_name,
+            model_version,
+            input_name,
+            timeout_seconds,
+            batch_size,
+            server,
+        )
+    finally:
+        channel.close()
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return rows
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  if bool(_FLAGS.text) == bool(_FLAGS.input_file):
-    raise app.UsageError("Pass texts with --text (repeatable) or --input_file=FILE, not both.")
-  texts = _FLAGS.text or read_texts(_FLAGS.input_file)
-  try:
-    run(texts, _FLAGS.server, _FLAGS.model_name, _FLAGS.signature_name, _FLAGS.model_version,
-        _FLAGS.input_name, _FLAGS.timeout_seconds, _FLAGS.batch_size)
-  except ServingClientError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
-  return 0
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if bool(_FLAGS.text) == bool(_FLAGS.input_file):
+        raise app.UsageError("Pass texts with --text (repeatable) or --input_file=FILE, not both.")
+    texts = _FLAGS.text or read_texts(_FLAGS.input_file)
+    try:
+        run(
+            texts,
+            _FLAGS.server,
+            _FLAGS.model_name,
+            _FLAGS.signature_name,
+            _FLAGS.model_version,
+            _FLAGS.input_name,
+            _FLAGS.timeout_seconds,
+            _FLAGS.batch_size,
+        )
+    except ServingClientError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-  define_flags()
-  app.run(main)
+    define_flags()
+    app.run(main)

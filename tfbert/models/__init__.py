@@ -2,3 +2,6 @@
 
 from tfbert.models.encoder import BertEncoder, bert_encoder, encoder_config
 from tfbert.models.tasks import BertClassifier, BertPretrainer, BertSpanQA, BertTokenClassifier
+
+__all__ = ["BertClassifier", "BertEncoder", "BertPretrainer", "BertSpanQA",
+           "BertTokenClassifier", "bert_encoder", "encoder_config"]
