@@ -84,3 +84,22 @@ def run_saved_model_test(model, inputs, tmp_path, atol=1e-5):
     archive.write_out(path, verbose=False)
     restored = tf.saved_model.load(path)
     assert_all_close(restored.serve(inputs), model(inputs, training=False), atol=atol)
+
+
+def write_vocab(directory, tokens):
+    """Writes `tokens` one per line as `directory/vocab.txt`; returns its path."""
+    path = os.path.join(str(directory), "vocab.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(t + "\n" for t in tokens))
+    return path
+
+
+def write_tiny_config(directory, vocab_size=VOCAB):
+    """Writes a tiny odd-sized `bert_config.json`-style file; returns its path."""
+    import json
+    path = os.path.join(str(directory), "tiny_config.json")
+    with open(path, "w") as f:
+        json.dump({"vocab_size": vocab_size, "hidden_size": HIDDEN, "num_hidden_layers": 2,
+                   "num_attention_heads": HEADS, "intermediate_size": INTERMEDIATE,
+                   "max_position_embeddings": 64}, f)
+    return path

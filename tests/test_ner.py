@@ -10,6 +10,7 @@ import pytest
 
 from tfbert import ner_inputs
 from tfbert.tokenization import BertTokenizer
+from tests.helpers import write_tiny_config, write_vocab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
@@ -37,25 +38,15 @@ Paris B-LOC
 """
 
 
-def write_vocab(directory):
-    path = os.path.join(str(directory), "vocab.txt")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(t + "\n" for t in VOCAB))
-    return path
 
 
-def write_config(directory):
-    path = os.path.join(str(directory), "tiny_config.json")
-    with open(path, "w") as f:
-        json.dump({"vocab_size": 99, "hidden_size": 12, "num_hidden_layers": 2,
-                   "num_attention_heads": 3, "intermediate_size": 37,
-                   "max_position_embeddings": 64}, f)
-    return path
+def _write_vocab(directory):
+    return write_vocab(directory, VOCAB)
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    return BertTokenizer(write_vocab(tmp_path_factory.mktemp("vocab")))
+    return BertTokenizer(_write_vocab(tmp_path_factory.mktemp("vocab")))
 
 
 def test_first_piece_carries_the_tag(tokenizer):
@@ -132,8 +123,8 @@ def test_worker_trains_evaluates_and_predicts(tmp_path):
     conll = tmp_path / "train.conll"
     conll.write_text(CONLL, encoding="utf-8")
     train = read_conll(conll) * 4
-    options = TrainingOptions(model_dir=str(tmp_path / "run"), config=write_config(tmp_path),
-                              vocab_file=write_vocab(tmp_path), max_seq_length=9,
+    options = TrainingOptions(model_dir=str(tmp_path / "run"), config=write_tiny_config(tmp_path),
+                              vocab_file=_write_vocab(tmp_path), max_seq_length=9,
                               batch_size=3, train_steps=2, steps_per_loop=2)
     metrics = train_ner(options, train, read_conll(conll), LABELS, word_split="whitespace")
     assert metrics["eval_entities"] == 4 and metrics["eval_sentences"] == 2
@@ -164,7 +155,7 @@ def test_program_end_to_end_with_predict(tmp_path):
     texts.write_text("John lives in New York .\n", encoding="utf-8")
     model_dir = tmp_path / "run"
     args = [sys.executable, "-m", "apps.ner", f"--model_dir={model_dir}",
-            f"--config={write_config(tmp_path)}", f"--vocab_file={write_vocab(tmp_path)}",
+            f"--config={write_tiny_config(tmp_path)}", f"--vocab_file={_write_vocab(tmp_path)}",
             f"--train_file={conll}", f"--eval_file={conll}", "--max_seq_length=16",
             "--batch_size=2", "--train_steps=3", "--do_predict", f"--predict_file={texts}"]
     env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="")

@@ -11,6 +11,7 @@ import pytest
 from tfbert import squad_inputs, squad_metrics
 from tfbert.data.squad import SquadExample, read_squad
 from tfbert.tokenization import BertTokenizer
+from tests.helpers import write_tiny_config, write_vocab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORDS = ("the a an of in to and is was by at on city river north south old new "
@@ -21,20 +22,10 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "?", "'", "-", 
          "2", "9", "##0", "##9", "##s", "##ing", "build", "tow"] + WORDS
 
 
-def write_vocab(directory):
-    path = os.path.join(str(directory), "vocab.txt")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(t + "\n" for t in VOCAB))
-    return path
+def _write_vocab(directory):
+    return write_vocab(directory, VOCAB)
 
 
-def write_config(directory):
-    path = os.path.join(str(directory), "tiny_config.json")
-    with open(path, "w") as f:
-        json.dump({"vocab_size": 99, "hidden_size": 12, "num_hidden_layers": 2,
-                   "num_attention_heads": 3, "intermediate_size": 37,
-                   "max_position_embeddings": 64}, f)
-    return path
 
 
 def synthetic_squad(version_2, seed=0, paragraphs=6):
@@ -75,7 +66,7 @@ def write_squad(directory, name, version_2, seed=0):
 def test_feature_positions_map_back_to_answers(tmp_path, version_2, max_seq_length,
                                                doc_stride):
     examples = read_squad(write_squad(tmp_path, "train.json", version_2))
-    tokenizer = BertTokenizer(write_vocab(tmp_path))
+    tokenizer = BertTokenizer(_write_vocab(tmp_path))
     features = squad_inputs.squad_features(examples, tokenizer, max_seq_length,
                                            doc_stride=doc_stride, max_query_length=8)
     assert features.inputs["token_ids"].shape == (len(features.example), max_seq_length)
@@ -108,7 +99,7 @@ def test_doc_spans_as_run_squad():
 
 
 def test_features_reject_too_long_query(tmp_path):
-    tokenizer = BertTokenizer(write_vocab(tmp_path))
+    tokenizer = BertTokenizer(_write_vocab(tmp_path))
     with pytest.raises(ValueError, match="max_query_length"):
         squad_inputs.squad_features([], tokenizer, 16, max_query_length=13)
     with pytest.raises(ValueError, match="doc_stride"):
@@ -116,7 +107,7 @@ def test_features_reject_too_long_query(tmp_path):
 
 
 def test_postprocess_picks_exact_substring_and_null(tmp_path):
-    tokenizer = BertTokenizer(write_vocab(tmp_path))
+    tokenizer = BertTokenizer(_write_vocab(tmp_path))
     context = "the old towers, built in 1909."
     examples = [SquadExample("a", "who built it?", context, [("old towers", 4)]),
                 SquadExample("b", "who built it?", context, [], True)]
@@ -180,7 +171,7 @@ def _run_squad_program(tmp_path, version_2):
     dev = write_squad(tmp_path, "dev.json", version_2, seed=2)
     model_dir = os.path.join(str(tmp_path), "run")
     args = [sys.executable, "-m", "apps.squad", f"--model_dir={model_dir}",
-            f"--config={write_config(tmp_path)}", f"--vocab_file={write_vocab(tmp_path)}",
+            f"--config={write_tiny_config(tmp_path)}", f"--vocab_file={_write_vocab(tmp_path)}",
             f"--train_file={train}", f"--eval_file={dev}", "--max_seq_length=40",
             "--doc_stride=16", "--max_query_length=10", "--batch_size=4", "--train_steps=6",
             "--steps_per_loop=3", "--learning_rate=1e-3"]
@@ -222,8 +213,8 @@ def test_squad_worker_v2_writes_predictions(tmp_path):
     from tfbert.training import TrainingOptions
     train = read_squad(write_squad(tmp_path, "train.json", True, seed=1))
     dev = read_squad(write_squad(tmp_path, "dev.json", True, seed=2))
-    options = TrainingOptions(model_dir=str(tmp_path / "run"), config=write_config(tmp_path),
-                              vocab_file=write_vocab(tmp_path), max_seq_length=40,
+    options = TrainingOptions(model_dir=str(tmp_path / "run"), config=write_tiny_config(tmp_path),
+                              vocab_file=_write_vocab(tmp_path), max_seq_length=40,
                               batch_size=4, train_steps=2, steps_per_loop=2)
     metrics = train_squad(options, train, dev, version_2_with_negative=True, doc_stride=16,
                           max_query_length=10)
@@ -240,7 +231,7 @@ def test_v1_training_rejects_unanswerable(tmp_path):
     from tfbert.tasks.squad import train_squad
     from tfbert.training import TrainingOptions
     examples = read_squad(write_squad(tmp_path, "train.json", version_2=True))
-    options = TrainingOptions(model_dir=str(tmp_path / "run"), config=write_config(tmp_path),
-                              vocab_file=write_vocab(tmp_path), max_seq_length=32)
+    options = TrainingOptions(model_dir=str(tmp_path / "run"), config=write_tiny_config(tmp_path),
+                              vocab_file=_write_vocab(tmp_path), max_seq_length=32)
     with pytest.raises(ValueError, match="--version_2_with_negative"):
         train_squad(options, examples, [])
