@@ -124,8 +124,11 @@ class ServingFunctions:
         info: the run's `task.json` dict.
     """
 
-    def __init__(self, model, tokenizer, info):
+    def __init__(self, model, tokenizer, info, on_device=False):
         self.model = model
+        # On device (TFLite) only ops with TFLite kernels: dense offsets, byte spans, no
+        # substrings (see `_serve_ner`).
+        self.on_device = on_device
         self.tokenizer = tokenizer
         self.info = info
         self.task = info["task"]
@@ -187,10 +190,13 @@ class ServingFunctions:
         import tensorflow as tf
 
         from tfbert.tokenization import pack_offsets
-        ids, starts, ends = self.tokenizer.tokenize_with_offsets(text)
+        if self.on_device:
+            ids, starts, ends = self._device_packed_offsets(text)
+        else:
+            ids, starts, ends = self.tokenizer.tokenize_with_offsets(text)
+            starts, ends = pack_offsets(starts, ends, self.seq_length)  # [batch, seq], -1 off
         inputs = self._pack(ids)
         logits = self.model(inputs, training=False)  # [batch, seq, classes]
-        starts, ends = pack_offsets(starts, ends, self.seq_length)  # [batch, seq], -1 off-text
         types, class_type, class_begin = _entity_tables(self.labels)
         tags = tf.argmax(logits, axis=-1, output_type=tf.int32)
         is_piece = starts >= 0
@@ -217,12 +223,27 @@ class ServingFunctions:
         type_index = tf.reduce_max(tf.where(member, kind[:, None, :], 0), axis=2)
         outputs = {"entity_type": tf.gather(tf.constant(types), type_index),
                    "num_entities": tf.reduce_sum(tf.cast(begin, tf.int32), axis=1)}
+        if self.on_device:  # UTF-8 byte spans: substrings and char counts have no kernels
+            outputs["entity_start_byte"] = start_byte
+            outputs["entity_end_byte"] = end_byte
+            return outputs
         rows = tf.broadcast_to(text[:, None], tf.shape(start_byte))
         outputs["entity_text"] = tf.strings.substr(rows, tf.maximum(start_byte, 0),
                                                    tf.maximum(end_byte - start_byte, 0))
         outputs["entity_start"] = tf.where(present, _char_offsets(text, start_byte), -1)
         outputs["entity_end"] = tf.where(present, _char_offsets(text, end_byte), -1)
         return outputs
+
+    def _device_packed_offsets(self, text):
+        """Ids and byte offsets packed like `pack_offsets`, with TFLite kernels only."""
+        import tensorflow as tf
+        pieces = self.seq_length - 2
+        ids, starts, ends = self.tokenizer.tokenize_with_dense_offsets(text, pieces)
+        kept = tf.minimum(tf.cast(ids.row_lengths(), tf.int32), pieces)[:, None]
+        real = tf.range(pieces)[None, :] < kept  # [batch, seq - 2]
+        place = lambda x: tf.pad(tf.where(real, x, -1), [[0, 0], [1, 1]],  # noqa: E731
+                                 constant_values=-1)  # [CLS] and last slot
+        return ids, place(starts), place(ends)
 
     def _serve_squad(self, question, context):
         import tensorflow as tf
@@ -265,12 +286,13 @@ class ServingFunctions:
         return archive
 
 
-def load_serving_functions(model_dir, normalizer=None):
+def load_serving_functions(model_dir, normalizer=None, on_device=False):
     """`ServingFunctions` of a fine-tuning run; `normalizer` overrides the recorded one."""
     from tfbert.run_outputs import load_run
     from tfbert.tokenization import BertTokenizer
     model, vocab_file, info = load_run(model_dir)
-    return ServingFunctions(model, BertTokenizer(vocab_file, normalizer=normalizer), info)
+    return ServingFunctions(model, BertTokenizer(vocab_file, normalizer=normalizer), info,
+                            on_device=on_device)
 
 
 def _sample_inputs(functions):

@@ -27,13 +27,17 @@ Signature `serving_default` in the `.tflite`: classification — `text` (+ `text
 `probabilities` float32 [batch, labels], `label` string [batch]; regression -> `score` float32
 [batch].
 
-NER and QA are refused with a ValueError. Their signatures need the pieces' source offsets,
-and tf-text's `FastBertTokenizer.tokenize_with_offsets` maps normalized offsets back with a
-ragged `gather(batch_dims=-1)`, i.e. `RaggedGather`/`RaggedRange` custom ops without a
-TFLite kernel (verified); the QA span search also trips the converter (`tfl.zeros_like` on
-bool). Substrings and UTF-8 decoding (entity text, character offsets) have no kernel either.
-On device, tokenize in app code and run an ids-in model, or serve these tasks with
-`export.saved_model`.
+NER (from a fine-tuning run, `convert_tflite`): `text` -> `entity_type` string
+[batch, max_seq_length - 2], `entity_start_byte` / `entity_end_byte` int32 (UTF-8 byte spans
+into the text, -1 padding) and `num_entities` int32 [batch]. tf-text's
+`FastBertTokenizer.tokenize_with_offsets` maps offsets back with a ragged gather
+(`RaggedGather`/`RaggedRange`, no TFLite kernel), so the device graph uses
+`BertTokenizer.tokenize_with_dense_offsets` instead; substrings and UTF-8 character counting
+have no kernels, hence byte spans (`text.encode()[start:end].decode()` is the entity).
+An exported NER SavedModel (character offsets, entity text) is refused: convert the run.
+
+QA is refused: its span search trips the converter (`tfl.zeros_like` on bool) and needs the
+same device offsets; serve it with `export.saved_model`.
 """
 
 import json
@@ -82,7 +86,7 @@ def _convert_saved_model_here(saved_model_dir, output_path, quantize):
 def _convert_run_here(model_dir, output_path, quantize):
     """Builds the run's `serving_default` with the fast normalizer, then converts it."""
     from export.saved_model import load_serving_functions
-    functions = load_serving_functions(model_dir, normalizer="fast")
+    functions = load_serving_functions(model_dir, normalizer="fast", on_device=True)
     with tempfile.TemporaryDirectory() as tmp:
         functions.archive(with_ids=False).write_out(tmp, verbose=False)
         _convert_saved_model_here(tmp, output_path, quantize)
@@ -113,12 +117,13 @@ def _convert_in_child(function, source, output_path, quantize, timeout_seconds):
     return output_path
 
 
-def _refuse_task(task, source):
-    if task not in ("classification", "regression"):
+def _refuse_task(task, source, supported):
+    if task not in supported:
         raise ValueError(
-            f"{source} is a {task!r} model: TFLite conversion supports classification and "
-            "regression only (the offsets NER and QA need come from RaggedGather/RaggedRange, "
-            "which have no TFLite kernel). Serve it with export.saved_model.")
+            f"{source} is a {task!r} model: this TFLite conversion supports "
+            f"{', '.join(supported)}. Serve it with export.saved_model"
+            + (" or convert the fine-tuning run (--model_dir), which builds NER with "
+               "device offsets." if task == "ner" else "."))
 
 
 def convert_saved_model(saved_model_dir, output_path, quantize="none", timeout_seconds=900):
@@ -133,7 +138,7 @@ def convert_saved_model(saved_model_dir, output_path, quantize="none", timeout_s
                          f"(no {info_path}).")
     with open(info_path, encoding="utf-8") as f:
         info = json.load(f)
-    _refuse_task(info["task"], saved_model_dir)
+    _refuse_task(info["task"], saved_model_dir, ("classification", "regression"))
     if info["normalizer"] != "fast":
         raise ValueError(
             f"{saved_model_dir} tokenizes with the {info['normalizer']!r} normalizer, whose core "
@@ -163,7 +168,8 @@ def convert_tflite(model_dir, output_path, quantize="none", timeout_seconds=900)
         raise ValueError(f"--model_dir={model_dir} is not a finished fine-tuning run "
                          "(no task.json).")
     with open(os.path.join(model_dir, "task.json"), encoding="utf-8") as f:
-        _refuse_task(json.load(f)["task"], f"--model_dir={model_dir}")
+        _refuse_task(json.load(f)["task"], f"--model_dir={model_dir}",
+                     ("classification", "regression", "ner"))
     if recorded_normalizer(model_dir) == "exact":
         logging.warning(
             "%s records the 'exact' normalizer, whose core string ops have no TFLite kernels; "

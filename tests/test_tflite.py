@@ -91,11 +91,36 @@ def test_exact_normalizer_converts_with_fast_and_warns(tmp_path, caplog):
         tflite.convert_saved_model(version_dir, str(tmp_path / "refused.tflite"))
 
 
-def test_ner_and_qa_are_refused_clearly(tmp_path):
-    for task in ("ner", "squad"):
-        run = fx.tiny_run(str(tmp_path / task), task)
-        with pytest.raises(ValueError, match="RaggedRange"):
-            tflite.convert_tflite(run, str(tmp_path / f"{task}.tflite"))
+def test_ner_on_device_matches_the_saved_model(tmp_path):
+    run = fx.tiny_run(str(tmp_path / "ner"), "ner")
+    path = tflite.convert_tflite(run, str(tmp_path / "ner.tflite"))
+    assert op_audit.audit_tflite(path) == []
+    device = tflite.TFLiteModel(path).predict(fx.TEXTS)
+    version_dir = saved_model.export_saved_model(run, str(tmp_path / "models"), "ner")
+    served = {k: v.numpy() for k, v in tf.saved_model.load(version_dir).signatures[
+        "serving_default"](text=tf.constant(fx.TEXTS)).items()}
+    np.testing.assert_array_equal(device["num_entities"], served["num_entities"])
+    assert served["num_entities"].sum() > 0  # the untrained model does tag something
+    np.testing.assert_array_equal(device["entity_type"], served["entity_type"])
+    for row, text in enumerate(fx.TEXTS):
+        encoded = text.encode("utf-8")
+        for slot in range(int(served["num_entities"][row])):
+            start = int(device["entity_start_byte"][row, slot])
+            end = int(device["entity_end_byte"][row, slot])
+            # The device's byte span is the server's character span of the same entity.
+            assert len(encoded[:start].decode("utf-8")) == served["entity_start"][row, slot]
+            assert encoded[start:end].decode("utf-8") == \
+                served["entity_text"][row, slot].decode("utf-8")
+
+
+def test_qa_and_ner_exports_are_refused_clearly(tmp_path):
+    run = fx.tiny_run(str(tmp_path / "squad"), "squad")
+    with pytest.raises(ValueError, match="supports classification, regression, ner"):
+        tflite.convert_tflite(run, str(tmp_path / "squad.tflite"))
+    ner = fx.tiny_run(str(tmp_path / "ner"), "ner")
+    version_dir = saved_model.export_saved_model(ner, str(tmp_path / "models"), "ner")
+    with pytest.raises(ValueError, match="convert the fine-tuning run"):
+        tflite.convert_saved_model(version_dir, str(tmp_path / "ner.tflite"))
     with pytest.raises(ValueError, match="export_info.json"):
         tflite.convert_saved_model(str(tmp_path), str(tmp_path / "x.tflite"))
 

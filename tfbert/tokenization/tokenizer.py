@@ -171,6 +171,39 @@ class BertTokenizer(tf.Module):
             return ids, tf.cast(starts, tf.int32), tf.cast(ends, tf.int32)
         return self._exact_with_offsets(text)
 
+    def tokenize_with_dense_offsets(self, text, max_pieces):
+        """`tokenize_with_offsets` for devices: offsets come out dense, from TFLite kernels only.
+
+        tf-text maps normalized offsets back to the input with a ragged gather
+        (RaggedGather/RaggedRange, no TFLite kernels); here the mapping is a dense
+        `gather(batch_dims=1)`. Only the "fast" normalizer has TFLite kernels.
+
+        Returns:
+            `(ids, starts, ends)`: ids int32 ragged [batch, (pieces)]; starts/ends int32
+            [batch, max_pieces], UTF-8 byte offsets into `text` of the first `max_pieces`
+            pieces (values past a row's pieces are meaningless: mask with `ids.row_lengths()`).
+        """
+        if self.normalizer != "fast":
+            raise ValueError(f"{self.vocab_file}: dense offsets need the 'fast' normalizer "
+                             f"(this tokenizer uses {self.normalizer!r}).")
+        text = self._check(text)
+        if not hasattr(self, "_device_parts"):
+            self._device_parts = (
+                tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=self.lower_case),
+                tf_text.FastWordpieceTokenizer(
+                    vocab=self.vocab, token_out_type=tf.int32, no_pretokenization=False,
+                    max_bytes_per_word=self.max_chars_per_word))
+        normalizer, wordpiece = self._device_parts
+        normalized, offsets = normalizer.normalize_with_offsets(text)
+        ids, starts, ends = wordpiece.tokenize_with_offsets(normalized)
+        offsets = tf.cast(offsets.to_tensor(0), tf.int32)  # [batch, normalized bytes + 1]
+        shape = [None, max_pieces]
+        starts = tf.gather(offsets, tf.cast(starts.to_tensor(0, shape=shape), tf.int32),
+                           batch_dims=1)
+        ends = tf.gather(offsets, tf.cast(ends.to_tensor(0, shape=shape), tf.int32),
+                         batch_dims=1)
+        return ids, starts, ends
+
     def _tokenize_normalized(self, normalized):
         """Tokenizes exact-normalized text; words longer than `max_chars_per_word` characters
         become one [UNK] spanning the word (tf-text counts bytes, the reference characters).
