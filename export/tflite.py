@@ -34,10 +34,11 @@ into the text, -1 padding) and `num_entities` int32 [batch]. tf-text's
 (`RaggedGather`/`RaggedRange`, no TFLite kernel), so the device graph uses
 `BertTokenizer.tokenize_with_dense_offsets` instead; substrings and UTF-8 character counting
 have no kernels, hence byte spans (`text.encode()[start:end].decode()` is the entity).
-An exported NER SavedModel (character offsets, entity text) is refused: convert the run.
 
-QA is refused: its span search trips the converter (`tfl.zeros_like` on bool) and needs the
-same device offsets; serve it with `export.saved_model`.
+QA (from a fine-tuning run): `question`, `context` -> `score` float32 [batch] and
+`start_byte` / `end_byte` int32 [batch] (UTF-8 byte span of the answer in the context, -1 when
+the window holds no context piece), from the same device offsets. An exported NER or QA
+SavedModel (character offsets, answer strings) is refused: convert the run.
 """
 
 import json
@@ -122,8 +123,8 @@ def _refuse_task(task, source, supported):
         raise ValueError(
             f"{source} is a {task!r} model: this TFLite conversion supports "
             f"{', '.join(supported)}. Serve it with export.saved_model"
-            + (" or convert the fine-tuning run (--model_dir), which builds NER with "
-               "device offsets." if task == "ner" else "."))
+            + (" or convert the fine-tuning run (--model_dir), which builds it with "
+               "device offsets." if task in ("ner", "squad") else "."))
 
 
 def convert_saved_model(saved_model_dir, output_path, quantize="none", timeout_seconds=900):
@@ -158,7 +159,7 @@ def convert_tflite(model_dir, output_path, quantize="none", timeout_seconds=900)
     """Converts the fine-tuning run in `model_dir` to `output_path`; returns the path.
 
     The converter runs in a child process (it keeps memory after each call). Raises
-    `ValueError` for NER/QA runs and if the flatbuffer needs ops that tf-text's TFLite
+    `ValueError` for pretraining runs and if the flatbuffer needs ops that tf-text's TFLite
     registrar does not provide, `RuntimeError` if the conversion fails. A run recorded with
     the "exact" normalizer is converted with the "fast" one, with a warning.
     """
@@ -169,7 +170,7 @@ def convert_tflite(model_dir, output_path, quantize="none", timeout_seconds=900)
                          "(no task.json).")
     with open(os.path.join(model_dir, "task.json"), encoding="utf-8") as f:
         _refuse_task(json.load(f)["task"], f"--model_dir={model_dir}",
-                     ("classification", "regression", "ner"))
+                     ("classification", "regression", "ner", "squad"))
     if recorded_normalizer(model_dir) == "exact":
         logging.warning(
             "%s records the 'exact' normalizer, whose core string ops have no TFLite kernels; "

@@ -113,14 +113,34 @@ def test_ner_on_device_matches_the_saved_model(tmp_path):
                 served["entity_text"][row, slot].decode("utf-8")
 
 
-def test_qa_and_ner_exports_are_refused_clearly(tmp_path):
+def test_qa_on_device_matches_the_saved_model(tmp_path):
     run = fx.tiny_run(str(tmp_path / "squad"), "squad")
-    with pytest.raises(ValueError, match="supports classification, regression, ner"):
-        tflite.convert_tflite(run, str(tmp_path / "squad.tflite"))
-    ner = fx.tiny_run(str(tmp_path / "ner"), "ner")
-    version_dir = saved_model.export_saved_model(ner, str(tmp_path / "models"), "ner")
-    with pytest.raises(ValueError, match="convert the fine-tuning run"):
-        tflite.convert_saved_model(version_dir, str(tmp_path / "ner.tflite"))
+    path = tflite.convert_tflite(run, str(tmp_path / "squad.tflite"))
+    assert op_audit.audit_tflite(path) == []
+    questions = ["where is the cat?", "what film?", "我喜欢", "who"]
+    contexts = ["the cat sat on the mat in New York", "a good film, really",
+                "今天天气很好, 北京人喜欢", ""]
+    device = tflite.TFLiteModel(path).predict(question=questions, context=contexts)
+    version_dir = saved_model.export_saved_model(run, str(tmp_path / "models"), "qa")
+    served = {k: v.numpy() for k, v in tf.saved_model.load(version_dir).signatures[
+        "serving_default"](question=tf.constant(questions), context=tf.constant(contexts)).items()}
+    np.testing.assert_allclose(device["score"], served["score"], atol=1e-4)
+    for row, context in enumerate(contexts):
+        start, end = int(device["start_byte"][row]), int(device["end_byte"][row])
+        if served["start"][row] < 0:  # no context piece to answer from
+            assert (start, end) == (-1, -1)
+            continue
+        encoded = context.encode("utf-8")
+        assert len(encoded[:start].decode("utf-8")) == served["start"][row]
+        assert encoded[start:end].decode("utf-8") == served["answer"][row].decode("utf-8")
+
+
+def test_exports_of_ner_and_qa_are_refused_clearly(tmp_path):
+    for task in ("ner", "squad"):
+        run = fx.tiny_run(str(tmp_path / task), task)
+        version_dir = saved_model.export_saved_model(run, str(tmp_path / "models"), task)
+        with pytest.raises(ValueError, match="convert the fine-tuning run"):
+            tflite.convert_saved_model(version_dir, str(tmp_path / f"{task}.tflite"))
     with pytest.raises(ValueError, match="export_info.json"):
         tflite.convert_saved_model(str(tmp_path), str(tmp_path / "x.tflite"))
 

@@ -54,7 +54,9 @@ def _pack(first, second, max_seq_length, cls_id, sep_id, pad_id):
                                batch_dims=1)
         ids = tf.where(in_second, second_ids, ids)
         ids = tf.where(pos == total - 1, sep_id, ids)
-        segment_ids = tf.cast((pos >= second_start) & (pos < total), tf.int32)
+        # `where`, not a cast of the bool: the TFLite converter folds `cast(bool) < 0` (the
+        # embedding lookup's index check) into a bool `zeros_like` it cannot lower.
+        segment_ids = tf.where((pos >= second_start) & (pos < total), 1, 0)
     padding_mask = tf.cast(pos < total, tf.int32)
     return {"token_ids": ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
 
