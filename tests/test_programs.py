@@ -186,3 +186,22 @@ def test_classify_program_exits_zero_with_user_files(tmp_path, vocab_file, confi
         capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0
     assert "--init_checkpoint=DIR" in bad.stderr
+
+
+def test_sequence_longer_than_the_position_table_is_rejected(tmp_path, config_file):
+    from tests.helpers import tiny_config, write_vocab
+    from tfbert.checkpoints import save_encoder
+    from tfbert.models import bert_encoder
+    from tfbert.training import build_encoder
+    vocab = write_vocab(tmp_path, [f"t{i}" for i in range(94)]
+                        + ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    save_encoder(bert_encoder(tiny_config()), vocab, str(tmp_path / "encoder"))
+    options = _options(tmp_path, "x", init_checkpoint=str(tmp_path / "encoder"),
+                       max_seq_length=32)
+    with pytest.raises(ValueError, match=r"--max_seq_length=32 exceeds the "
+                                         r"max_position_embeddings \(16\) of --init_checkpoint="):
+        build_encoder(options, 99)
+    options = _options(tmp_path, "x", config=config_file, max_seq_length=65)
+    with pytest.raises(ValueError, match=r"--max_seq_length=65 exceeds the "
+                                         r"max_position_embeddings \(64\) of --config="):
+        build_encoder(options, 99)

@@ -189,14 +189,20 @@ def build_encoder(options, vocab_size):
             raise ValueError(
                 f"--init_checkpoint={options.init_checkpoint} has vocab_size "
                 f"{encoder.vocab_size} but the vocabulary has {vocab_size} tokens.")
+        _check_positions(options.max_seq_length, encoder.max_sequence_length,
+                         f"--init_checkpoint={options.init_checkpoint}")
         return encoder
     if options.config in PRESETS:
         config = BertConfig.preset(options.config, vocab_size=vocab_size)
     else:
         config = dataclasses.replace(BertConfig.from_json(options.config),
                                      vocab_size=vocab_size)
-    if options.max_seq_length > config.max_position_embeddings:
-        raise ValueError(
-            f"--max_seq_length={options.max_seq_length} exceeds the config's "
-            f"max_position_embeddings ({config.max_position_embeddings}).")
+    _check_positions(options.max_seq_length, config.max_position_embeddings,
+                     f"--config={options.config}")
     return bert_encoder(config, dtype=options.mixed_precision)
+
+
+def _check_positions(max_seq_length, max_positions, source):
+    if max_seq_length > max_positions:
+        raise ValueError(f"--max_seq_length={max_seq_length} exceeds the "
+                         f"max_position_embeddings ({max_positions}) of {source}.")
