@@ -86,7 +86,7 @@ def _convert_saved_model_here(saved_model_dir, output_path, quantize):
 
 def _convert_run_here(model_dir, output_path, quantize):
     """Builds the run's `serving_default` with the fast normalizer, then converts it."""
-    from export.saved_model import load_serving_functions
+    from export.signatures import load_serving_functions
     functions = load_serving_functions(model_dir, normalizer="fast", on_device=True)
     with tempfile.TemporaryDirectory() as tmp:
         functions.archive(with_ids=False).write_out(tmp, verbose=False)
