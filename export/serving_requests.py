@@ -157,6 +157,13 @@ def validate_output_filter(signature_def, output_filter):
     return list(output_filter) if output_filter else sorted(outputs)
 
 
+def _fill_model_spec(response, request, servable, signature_name):
+    """The model spec a response carries: requested name, served version, signature."""
+    response.model_spec.name = request.model_spec.name
+    response.model_spec.version.value = servable.version
+    response.model_spec.signature_name = signature_name
+
+
 def _check_model_spec(request):
     if not request.HasField("model_spec"):
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
@@ -184,9 +191,7 @@ def predict(manager, request, runner=None):
     servable = manager.resolve(request.model_spec)
     signature_name, signature_def = get_signature(servable, request.model_spec.signature_name)
     response = predict_pb2.PredictResponse()
-    response.model_spec.name = request.model_spec.name
-    response.model_spec.version.value = servable.version
-    response.model_spec.signature_name = signature_name
+    _fill_model_spec(response, request, servable, signature_name)
     feeds = validate_inputs(signature_def, request.inputs)
     fetch = validate_output_filter(signature_def, request.output_filter)
     outputs = _run(servable, signature_name, feeds, runner)
@@ -274,9 +279,7 @@ def classify(manager, request, runner=None):
     servable = manager.resolve(request.model_spec)
     signature_name, sig = _classification_signature(servable, request.model_spec.signature_name)
     response = classification_pb2.ClassificationResponse()
-    response.model_spec.name = request.model_spec.name
-    response.model_spec.version.value = servable.version
-    response.model_spec.signature_name = request.model_spec.signature_name
+    _fill_model_spec(response, request, servable, request.model_spec.signature_name)
     examples = _serialized_examples(request.input)
     if not examples:
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Input is empty.")

@@ -97,6 +97,12 @@ def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop,
         callbacks=callbacks, verbose=verbose)
 
 
+def train_results(history, total_steps):
+    """The training figures every task reports: steps and the last loop's loss."""
+    return {"train_steps": total_steps,
+            "train_loss": float(history.history["loss"][-1]) if history.history else None}
+
+
 def compile_for_training(model, options, total_steps, **compile_kwargs):
     """`model.compile` with tfbert's AdamW schedule and the run's XLA choice.
 

@@ -70,8 +70,7 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
     with timer.phase("train"):
         history = training.fit(model, train_ds, model_dir=options.model_dir,
                                total_steps=total_steps, steps_per_loop=options.steps_per_loop)
-    results = {"train_steps": total_steps,
-               "train_loss": float(history.history["loss"][-1]) if history.history else None}
+    results = training.train_results(history, total_steps)
     if eval_examples:
         with timer.phase("evaluate"):
             e_texts, e_pairs, e_labels = _columns(eval_examples)

@@ -86,8 +86,8 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
     with timer.phase("train"):
         history = training.fit(model, train_ds, model_dir=options.model_dir,
                                total_steps=total_steps, steps_per_loop=options.steps_per_loop)
-    results = {"train_steps": total_steps, "train_windows": windows,
-               "train_loss": float(history.history["loss"][-1]) if history.history else None}
+    results = training.train_results(history, total_steps)
+    results["train_windows"] = windows
     if eval_examples:
         with timer.phase("evaluate"):
             results.update(evaluate(model, tokenizer, eval_examples, options.max_seq_length,

@@ -94,8 +94,7 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
     with timer.phase("pretrain"):
         history = training.fit(model, train_ds, model_dir=options.model_dir,
                                total_steps=total_steps, steps_per_loop=options.steps_per_loop)
-    results = {"train_steps": total_steps,
-               "train_loss": float(history.history["loss"][-1]) if history.history else None}
+    results = training.train_results(history, total_steps)
     if heldout_ds is not None:
         with timer.phase("evaluate"):
             scores = model.evaluate(heldout_ds, return_dict=True, verbose=0)

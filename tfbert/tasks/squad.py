@@ -88,8 +88,8 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
     with timer.phase("train"):
         history = training.fit(model, train_ds, model_dir=options.model_dir,
                                total_steps=total_steps, steps_per_loop=options.steps_per_loop)
-    results = {"train_steps": total_steps, "train_windows": int(len(features.example)),
-               "train_loss": float(history.history["loss"][-1]) if history.history else None}
+    results = training.train_results(history, total_steps)
+    results["train_windows"] = int(len(features.example))
     if eval_examples:
         with timer.phase("evaluate"):
             eval_features = squad_inputs.squad_features(eval_examples, tokenizer, **window)
