@@ -2,11 +2,12 @@
 
 Concurrent Predict calls to the same model version and signature are merged along dimension
 0 into one call and the outputs are split back, as TF Serving's BatchingSession does
-(reference §1.12). A batch closes when it reaches `max_batch_size` or when
+(reference §1.12). Requests wait on the gRPC server's asyncio loop, not on threads. A batch closes when it reaches `max_batch_size` or when
 `batch_timeout_micros` have passed since its first request. Requests whose non-batch
 dimensions differ are queued separately (TF Serving would need padding for them).
 """
 
+import asyncio
 import collections
 import concurrent.futures
 import dataclasses
@@ -58,16 +59,18 @@ class ServingStats:
         self._errors = 0
         self.batches = 0
         self.batched_items = 0
+        self.batch_seconds = 0.0
 
     def record(self, seconds, ok=True):
         with self._lock:
             self._latencies.append(seconds)
             self._errors += 0 if ok else 1
 
-    def record_batch(self, size):
+    def record_batch(self, size, seconds):
         with self._lock:
             self.batches += 1
             self.batched_items += size
+            self.batch_seconds += seconds
 
     def summary(self):
         with self._lock:
@@ -81,6 +84,7 @@ class ServingStats:
                 "p99_ms": float(np.percentile(latencies, 99)),
                 "batches": self.batches,
                 "mean_batch_size": self.batched_items / self.batches if self.batches else 0.0,
+                "mean_batch_ms": 1000.0 * self.batch_seconds / self.batches if self.batches else 0.0,
             }
 
     def log_line(self):
@@ -88,39 +92,47 @@ class ServingStats:
         return (
             f"requests={s['requests']} errors={s['errors']} qps={s['qps']:.1f} "
             f"p50={s['p50_ms']:.1f}ms p99={s['p99_ms']:.1f}ms batches={s['batches']} "
-            f"mean_batch_size={s['mean_batch_size']:.2f}"
+            f"mean_batch_size={s['mean_batch_size']:.2f} mean_batch_ms={s['mean_batch_ms']:.1f}"
         )
 
 
-class _Task:
-    def __init__(self, feeds, size):
-        self.feeds = feeds
-        self.size = size
-        self.future = concurrent.futures.Future()
+class _Queue:
+    """Requests for one servable signature with one input layout: closed batches waiting for
+    a batch thread, then the open batch at the back."""
+
+    def __init__(self, servable, signature_name):
+        self.servable = servable
+        self.signature_name = signature_name
+        self.batches = collections.deque([[]])  # each a list of (feeds, size, future)
+        self.sizes = collections.deque([0])
+        self.open_since = 0.0
+        self.timer = None
 
 
 class Batcher:
-    """Merges concurrent runs of one servable signature.
+    """Merges concurrent runs of one servable signature, on the server's asyncio loop.
 
-    Use `batcher.run` as the `runner` of `serving_requests.predict`.
+    Scheduling follows TF Serving's `SharedBatchScheduler`: a request joins the open batch
+    of its queue (a new batch is opened when it would overflow `max_batch_size`; more than
+    `max_enqueued_batches` is UNAVAILABLE); a free batch thread takes the oldest closed batch,
+    or the open batch once it is full or `batch_timeout_micros` old. So while every batch
+    thread is busy the open batch keeps growing. Coroutines on the loop `await
+    batcher.run(...)`; other threads (REST) call `run_blocking`.
     """
 
-    def __init__(self, params=None, stats=None):
+    def __init__(self, params=None, stats=None, loop=None):
         self.params = params or BatchingParameters()
         self.stats = stats
-        self._lock = threading.Condition()
-        self._queues = collections.OrderedDict()  # key -> (servable, signature, [tasks], t_first)
+        self._loop = loop or asyncio.get_running_loop()
+        self._queues = collections.OrderedDict()  # key -> _Queue, in round-robin order
+        self._free_threads = max(self.params.num_batch_threads, 1)
         self._closed = False
+        self._running = set()
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(self.params.num_batch_threads, 1), thread_name_prefix="batch"
+            max_workers=self._free_threads, thread_name_prefix="batch"
         )
-        self._thread = threading.Thread(
-            target=self._schedule_loop, name="batch-scheduler", daemon=True
-        )
-        self._thread.start()
 
-    def run(self, servable, signature_name, feeds, timeout=None):
-        """Enqueues one request's feeds and blocks until its slice of the batch result is back."""
+    def _task_size(self, feeds):
         sizes = set()
         for tensor in feeds.values():
             if tensor.shape.rank == 0:
@@ -141,90 +153,105 @@ class Batcher:
                 f"Task size {size} is larger than maximum input batch size "
                 f"{self.params.max_batch_size}",
             )
+        return size
+
+    async def run(self, servable, signature_name, feeds, timeout=None):
+        """Enqueues one request's feeds; returns its slice of the batch's outputs."""
+        size = self._task_size(feeds)
+        if self._closed:
+            raise ServingError(grpc.StatusCode.UNAVAILABLE, "Server is shutting down")
         key = (
             id(servable),
             signature_name,
             tuple((alias, t.dtype.name, tuple(t.shape[1:])) for alias, t in sorted(feeds.items())),
         )
-        task = _Task(feeds, size)
-        with self._lock:
-            if self._closed:
-                raise ServingError(grpc.StatusCode.UNAVAILABLE, "Server is shutting down")
-            entry = self._queues.get(key)
-            if entry is None:
-                entry = self._queues[key] = [servable, signature_name, [], time.monotonic()]
-            queued = sum(t.size for t in entry[2])
-            limit = self.params.max_batch_size * self.params.max_enqueued_batches
-            if queued + size > limit:
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = _Queue(servable, signature_name)
+        if queue.sizes[-1] + size > self.params.max_batch_size:
+            if len(queue.batches) >= self.params.max_enqueued_batches:
                 raise ServingError(
                     grpc.StatusCode.UNAVAILABLE,
                     "The batch scheduling queue to which this task was submitted is full",
                 )
-            entry[2].append(task)
-            self._lock.notify_all()
+            queue.batches.append([])
+            queue.sizes.append(0)
+        if not queue.batches[-1]:
+            queue.open_since = time.monotonic()
+            if queue.timer is not None:
+                queue.timer.cancel()
+            queue.timer = self._loop.call_later(
+                self.params.batch_timeout_micros / 1e6, self._schedule
+            )
+        future = self._loop.create_future()
+        queue.batches[-1].append((feeds, size, future))
+        queue.sizes[-1] += size
+        self._schedule()
         try:
-            return task.future.result(timeout=timeout)
-        except concurrent.futures.TimeoutError:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
             raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
 
-    def close(self):
-        with self._lock:
-            self._closed = True
-            self._lock.notify_all()
-        self._thread.join(timeout=5)
-        self._pool.shutdown(wait=True)
+    def run_blocking(self, servable, signature_name, feeds, timeout=None):
+        """`run` for threads other than the loop's (the REST server)."""
+        return asyncio.run_coroutine_threadsafe(
+            self.run(servable, signature_name, feeds, timeout), self._loop
+        ).result()
 
-    def _schedule_loop(self):
-        timeout = self.params.batch_timeout_micros / 1e6
-        while True:
-            with self._lock:
-                ready = []
-                wait = None
-                now = time.monotonic()
-                for key, entry in list(self._queues.items()):
-                    total = sum(t.size for t in entry[2])
-                    if (
-                        total >= self.params.max_batch_size
-                        or now - entry[3] >= timeout
-                        or self._closed
-                    ):
-                        ready.append((key, entry))
-                    else:
-                        remaining = entry[3] + timeout - now
-                        wait = remaining if wait is None else min(wait, remaining)
-                for key, entry in ready:
-                    batch, rest, total = [], [], 0
-                    for task in entry[2]:
-                        if not rest and total + task.size <= self.params.max_batch_size:
-                            batch.append(task)
-                            total += task.size
-                        else:
-                            rest.append(task)
-                    if rest:
-                        entry[2], entry[3] = rest, time.monotonic()
-                    else:
-                        del self._queues[key]
-                    self._pool.submit(self._run_batch, entry[0], entry[1], batch)
-                if self._closed and not self._queues:
-                    return
-                if not ready:
-                    self._lock.wait(timeout=wait)
+    def _take_batch(self, queue):
+        """The batch a free thread would take from `queue` now (`SharedBatchScheduler`), or
+        None."""
+        if len(queue.batches) == 1:
+            open_batch = queue.batches[0]
+            ready = open_batch and (
+                self._closed
+                or queue.sizes[0] >= self.params.max_batch_size
+                or time.monotonic() >= queue.open_since + self.params.batch_timeout_micros / 1e6
+            )
+            if not ready:
+                return None
+            queue.batches.append([])
+            queue.sizes.append(0)
+        queue.sizes.popleft()
+        return queue.batches.popleft()
 
-    def _run_batch(self, servable, signature_name, tasks):
+    def _next_batch(self):
+        """`(queue, batch)` for a free thread, visiting the queues in turn; `(None, None)`."""
+        for key in list(self._queues):
+            queue = self._queues[key]
+            batch = self._take_batch(queue)
+            if len(queue.batches) == 1 and not queue.batches[0]:
+                del self._queues[key]  # nothing waits: forget it (versions come and go)
+            elif batch:
+                self._queues.move_to_end(key)
+            if batch:
+                return queue, batch
+        return None, None
+
+    def _schedule(self):
+        """Hands ready batches to free batch threads."""
+        while self._free_threads > 0:
+            queue, batch = self._next_batch()
+            if batch is None:
+                return
+            self._free_threads -= 1
+            job = self._loop.create_task(
+                self._run_batch(queue.servable, queue.signature_name, batch)
+            )
+            self._running.add(job)
+            job.add_done_callback(self._running.discard)
+
+    async def _run_batch(self, servable, signature_name, tasks):
         try:
-            if len(tasks) == 1:
-                outputs = servable.run(signature_name, tasks[0].feeds)
-            else:
-                merged = {
-                    alias: tf.concat([t.feeds[alias] for t in tasks], axis=0)
-                    for alias in tasks[0].feeds
-                }
-                outputs = servable.run(signature_name, merged)
-            total = sum(t.size for t in tasks)
+            start = time.monotonic()
+            outputs = await self._loop.run_in_executor(
+                self._pool, _run_merged, servable, signature_name, [t[0] for t in tasks]
+            )
+            total = sum(t[1] for t in tasks)
             if self.stats is not None:
-                self.stats.record_batch(len(tasks))
+                self.stats.record_batch(len(tasks), time.monotonic() - start)
             offset = 0
-            for task in tasks:
+            for _, size, future in tasks:
                 piece = {}
                 for alias, value in outputs.items():
                     if value.ndim == 0 or value.shape[0] != total:
@@ -233,10 +260,33 @@ class Batcher:
                             "Batched output tensor's 0th dimension does not equal the sum of "
                             "the 0th dimension sizes of the input tensors",
                         )
-                    piece[alias] = value[offset : offset + task.size]
-                offset += task.size
-                task.future.set_result(piece)
-        except Exception as e:  # Every waiting request gets the error; the scheduler lives on.
-            for task in tasks:
-                if not task.future.done():
-                    task.future.set_exception(e)
+                    piece[alias] = value[offset : offset + size]
+                offset += size
+                if not future.done():
+                    future.set_result(piece)
+        except Exception as e:  # Every waiting request gets the error; the batcher lives on.
+            for _, _, future in tasks:
+                if not future.done():
+                    future.set_exception(e)
+        finally:
+            self._free_threads += 1
+            self._schedule()
+
+    async def close(self):
+        """Runs what is queued, waits for the batches, stops the batch threads."""
+        self._closed = True
+        self._schedule()
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+        self._pool.shutdown(wait=True)
+
+
+def _run_merged(servable, signature_name, feeds_list):
+    """One signature run on the requests' inputs concatenated along dimension 0."""
+    if len(feeds_list) == 1:
+        return servable.run(signature_name, feeds_list[0])
+    merged = {
+        alias: tf.concat([feeds[alias] for feeds in feeds_list], axis=0)
+        for alias in feeds_list[0]
+    }
+    return servable.run(signature_name, merged)

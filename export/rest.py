@@ -290,7 +290,7 @@ def start_rest_server(manager, host, port, batcher=None, stats=None):
     """Starts the REST server on a daemon thread; returns the ThreadingHTTPServer."""
     runner = None
     if batcher is not None:
-        runner = lambda servable, sig, feeds: batcher.run(servable, sig, feeds, 30.0)  # noqa: E731
+        runner = lambda servable, sig, feeds: batcher.run_blocking(servable, sig, feeds, 30.0)  # noqa: E731
     handler = type(
         "Handler",
         (_Handler,),

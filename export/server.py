@@ -9,12 +9,17 @@ UNIMPLEMENTED, failed loads are not retried, request dtypes/shapes are checked a
 SignatureDef before running (the real server lets a scalar string crash tf-text kernels), and
 versions that fail the `tf_serving` op audit are refused (`--skip_op_audit` turns that off).
 
+gRPC runs on `grpc.aio` in one asyncio loop thread: requests are parsed, validated and answered
+there, signatures run on worker threads (TensorFlow releases the GIL), and with
+`--enable_batching` requests wait on asyncio futures for their batch instead of holding threads.
+
 Example:
 
   python -m export.server --port=8500 --rest_api_port=8501 \
       --model_name=bert --model_base_path=/srv/models/bert
 """
 
+import asyncio
 import logging
 import signal
 import threading
@@ -22,6 +27,7 @@ import time
 from concurrent import futures
 
 import grpc
+import tensorflow as tf
 from absl import app, flags
 from tensorflow_serving.apis import (
     model_management_pb2,
@@ -108,6 +114,20 @@ def define_flags(flag_values=flags.FLAGS):
         "the official tensorflow_model_server binary does not have.",
         flag_values=flag_values,
     )
+    flags.DEFINE_integer(
+        "tensorflow_intra_op_parallelism",
+        0,
+        "Threads one op may use (as the real server's flag); 0 lets TensorFlow choose.",
+        lower_bound=0,
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer(
+        "tensorflow_inter_op_parallelism",
+        0,
+        "Ops run in parallel (as the real server's flag); 0 lets TensorFlow choose.",
+        lower_bound=0,
+        flag_values=flag_values,
+    )
     flags.DEFINE_float(
         "stats_interval_seconds",
         60.0,
@@ -133,64 +153,82 @@ def tf_serving_audit(saved_model_dir):
     return op_audit.audit(saved_model_dir, target="tf_serving")
 
 
-def _handle(context, stats, fn):
-    """Runs a request handler; ServingError becomes a gRPC status, anything else UNKNOWN."""
+async def _answer(context, stats, answer):
+    """Awaits a request's answer; ServingError becomes a gRPC status, anything else UNKNOWN."""
     start = time.monotonic()
-    ok = False
+    error = None
     try:
-        response = fn()
-        ok = True
-        return response
+        return await answer()
     except ServingError as e:
-        context.abort(e.code, e.message)
+        error = (e.code, e.message)
     except Exception as e:  # The server keeps serving whatever a request does.
         logging.exception("Request failed")
-        context.abort(grpc.StatusCode.UNKNOWN, str(e)[:1024])
+        error = (grpc.StatusCode.UNKNOWN, str(e)[:1024])
     finally:
         if stats is not None:
-            stats.record(time.monotonic() - start, ok)
+            stats.record(time.monotonic() - start, error is None)
+    await context.abort(*error)
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    """`tensorflow.serving.PredictionService` on a ModelManager."""
+    """`tensorflow.serving.PredictionService` on a ModelManager, on the asyncio loop.
 
-    def __init__(self, manager, batcher=None, stats=None):
+    Validation and response building run on the loop; signatures run on `executor` threads
+    (TensorFlow releases the GIL), or through the batcher.
+    """
+
+    def __init__(self, manager, executor, batcher=None, stats=None):
         self._manager = manager
+        self._executor = executor
         self._batcher = batcher
         self._stats = stats
 
-    def _runner(self, context):
+    async def _outputs(self, prepared, context):
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
-        if self._batcher is None:
-            return None
-        return lambda servable, sig, feeds: self._batcher.run(servable, sig, feeds, remaining)
+        try:
+            if self._batcher is not None:
+                return await self._batcher.run(
+                    prepared.servable, prepared.signature_name, prepared.feeds, remaining
+                )
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, serving_requests.run_signature, prepared
+            )
+        except tf.errors.OpError as e:
+            raise ServingError(serving_core.grpc_code(e), e.message)
 
-    def Predict(self, request, context):
-        return _handle(
+    async def _run(self, prepare, request, context):
+        prepared = prepare(self._manager, request)
+        return prepared.finish(await self._outputs(prepared, context))
+
+    async def Predict(self, request, context):
+        return await _answer(
             context,
             self._stats,
-            lambda: serving_requests.predict(self._manager, request, self._runner(context)),
+            lambda: self._run(serving_requests.prepare_predict, request, context),
         )
 
-    def Classify(self, request, context):
-        return _handle(
+    async def Classify(self, request, context):
+        return await _answer(
             context,
             self._stats,
-            lambda: serving_requests.classify(self._manager, request, self._runner(context)),
+            lambda: self._run(serving_requests.prepare_classify, request, context),
         )
 
-    def GetModelMetadata(self, request, context):
-        return _handle(
-            context, None, lambda: serving_requests.get_model_metadata(self._manager, request)
+    async def GetModelMetadata(self, request, context):
+        async def metadata():
+            return serving_requests.get_model_metadata(self._manager, request)
+
+        return await _answer(context, None, metadata)
+
+    async def Regress(self, request, context):
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED, "Regress is not implemented by export.server"
         )
 
-    def Regress(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "Regress is not implemented by export.server")
-
-    def MultiInference(self, request, context):
-        context.abort(
+    async def MultiInference(self, request, context):
+        await context.abort(
             grpc.StatusCode.UNIMPLEMENTED, "MultiInference is not implemented by export.server"
         )
 
@@ -201,18 +239,20 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     def __init__(self, manager):
         self._manager = manager
 
-    def GetModelStatus(self, request, context):
-        def status():
+    async def GetModelStatus(self, request, context):
+        async def status():
             if not request.HasField("model_spec"):
                 raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
             return self._manager.model_status(request.model_spec)
 
-        return _handle(context, None, status)
+        return await _answer(context, None, status)
 
-    def HandleReloadConfigRequest(self, request, context):
+    async def HandleReloadConfigRequest(self, request, context):
         response = model_management_pb2.ReloadConfigResponse()
-        try:
-            self._manager.reload_config(request.config)
+        try:  # loading blocks: off the loop
+            await asyncio.get_running_loop().run_in_executor(
+                None, self._manager.reload_config, request.config
+            )
         except ServingError as e:
             response.status.error_code = e.code.value[0]
             response.status.error_message = e.message
@@ -257,6 +297,7 @@ class ModelServer:
         self._stats_interval = stats_interval_seconds
         self._stopped = threading.Event()
         self.batcher = None
+        self._loop = None
         self._grpc = None
         self._rest = None
         self.port = None
@@ -265,23 +306,17 @@ class ModelServer:
     def start(self):
         """Loads every model (blocking, fail-fast like the real server), then opens the ports."""
         self.manager.start()
-        if self._batching is not None:
-            self.batcher = Batcher(self._batching, self.stats)
-        options = [
-            ("grpc.max_receive_message_length", _MAX_MESSAGE),
-            ("grpc.max_send_message_length", _MAX_MESSAGE),
-        ]
-        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=options)
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(self.manager, self.batcher, self.stats), self._grpc
+        self._executor = futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="run")
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(
+            target=self._loop.run_forever, name="grpc-aio", daemon=True
         )
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            ModelServicer(self.manager), self._grpc
-        )
-        self.port = self._grpc.add_insecure_port(f"{self._host}:{self._port}")
-        if self.port == 0:
-            raise RuntimeError(f"Could not bind gRPC port {self._host}:{self._port}")
-        self._grpc.start()
+        self._loop_thread.start()
+        try:
+            self.port = asyncio.run_coroutine_threadsafe(self._start_grpc(), self._loop).result()
+        except BaseException:
+            self._stop_loop()
+            raise
         logging.info("Running gRPC ModelServer at %s:%d ...", self._host, self.port)
         if self._rest_port:
             from export import rest
@@ -295,6 +330,38 @@ class ModelServer:
             threading.Thread(target=self._stats_loop, daemon=True, name="stats").start()
         return self
 
+    async def _start_grpc(self):
+        if self._batching is not None:
+            self.batcher = Batcher(self._batching, self.stats)
+        options = [
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+        ]
+        self._grpc = grpc.aio.server(options=options)
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            PredictionServicer(self.manager, self._executor, self.batcher, self.stats),
+            self._grpc,
+        )
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+            ModelServicer(self.manager), self._grpc
+        )
+        port = self._grpc.add_insecure_port(f"{self._host}:{self._port}")
+        if port == 0:
+            raise RuntimeError(f"Could not bind gRPC port {self._host}:{self._port}")
+        await self._grpc.start()
+        return port
+
+    async def _stop_grpc(self, grace):
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+        if self.batcher is not None:
+            await self.batcher.close()
+
+    def _stop_loop(self):
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop_thread.join(timeout=10)
+        self._executor.shutdown(wait=True)
+
     def _stats_loop(self):
         while not self._stopped.wait(self._stats_interval):
             logging.info("Serving stats: %s", self.stats.log_line())
@@ -307,10 +374,9 @@ class ModelServer:
         if self._rest is not None:
             self._rest.shutdown()
             self._rest.server_close()
-        if self._grpc is not None:
-            self._grpc.stop(grace).wait()
-        if self.batcher is not None:
-            self.batcher.close()
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._stop_grpc(grace), self._loop).result()
+            self._stop_loop()
         self.manager.stop()
         logging.info("Serving stats at shutdown: %s", self.stats.log_line())
 
@@ -370,6 +436,9 @@ def main(argv):
         raise app.UsageError(
             f"--rest_api_port={_FLAGS.rest_api_port} must differ from --port={_FLAGS.port}."
         )
+    # Before anything runs: TensorFlow fixes its thread pools at first use.
+    tf.config.threading.set_intra_op_parallelism_threads(_FLAGS.tensorflow_intra_op_parallelism)
+    tf.config.threading.set_inter_op_parallelism_threads(_FLAGS.tensorflow_inter_op_parallelism)
     batching = None
     if _FLAGS.enable_batching:
         batching = (

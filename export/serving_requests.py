@@ -7,6 +7,8 @@ kernel (it segfaults there, reference §2.5). Responses use the typed TensorProt
 `Tensor::AsProtoField` writes (`float_val`, `string_val`, ...), never `tensor_content`.
 """
 
+import dataclasses
+
 import grpc
 import numpy as np
 import tensorflow as tf
@@ -169,13 +171,44 @@ def _check_model_spec(request):
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
 
 
-def _run(servable, signature_name, feeds, runner):
+@dataclasses.dataclass
+class PreparedRun:
+    """A validated request: what to run, and `finish(outputs)` that builds the response."""
+
+    servable: object
+    signature_name: str
+    feeds: dict
+    finish: object
+
+
+def run_signature(prepared, runner=None):
+    """Runs a PreparedRun (through `runner(servable, signature_name, feeds)` if given)."""
     try:
         if runner is not None:
-            return runner(servable, signature_name, feeds)
-        return servable.run(signature_name, feeds)
+            return runner(prepared.servable, prepared.signature_name, prepared.feeds)
+        return prepared.servable.run(prepared.signature_name, prepared.feeds)
     except tf.errors.OpError as e:
         raise ServingError(grpc_code(e), e.message)
+
+
+def prepare_predict(manager, request):
+    """Validates a PredictRequest (reference §1.3) up to running the signature."""
+    _check_model_spec(request)
+    servable = manager.resolve(request.model_spec)
+    signature_name, signature_def = get_signature(servable, request.model_spec.signature_name)
+    response = predict_pb2.PredictResponse()
+    _fill_model_spec(response, request, servable, signature_name)
+    feeds = validate_inputs(signature_def, request.inputs)
+    fetch = validate_output_filter(signature_def, request.output_filter)
+
+    def finish(outputs):
+        if set(fetch) - set(outputs):
+            raise ServingError(grpc.StatusCode.UNKNOWN, "Predict internal error")
+        for alias in fetch:
+            response.outputs[alias].CopyFrom(as_proto_field(outputs[alias]))
+        return response
+
+    return PreparedRun(servable, signature_name, feeds, finish)
 
 
 def predict(manager, request, runner=None):
@@ -187,19 +220,8 @@ def predict(manager, request, runner=None):
       runner: optional callable(servable, signature_name, feeds) -> {alias: ndarray}; the batcher
         plugs in here. Defaults to running the signature directly.
     """
-    _check_model_spec(request)
-    servable = manager.resolve(request.model_spec)
-    signature_name, signature_def = get_signature(servable, request.model_spec.signature_name)
-    response = predict_pb2.PredictResponse()
-    _fill_model_spec(response, request, servable, signature_name)
-    feeds = validate_inputs(signature_def, request.inputs)
-    fetch = validate_output_filter(signature_def, request.output_filter)
-    outputs = _run(servable, signature_name, feeds, runner)
-    if set(fetch) - set(outputs):
-        raise ServingError(grpc.StatusCode.UNKNOWN, "Predict internal error")
-    for alias in fetch:
-        response.outputs[alias].CopyFrom(as_proto_field(outputs[alias]))
-    return response
+    prepared = prepare_predict(manager, request)
+    return prepared.finish(run_signature(prepared, runner))
 
 
 def get_model_metadata(manager, request):
@@ -273,8 +295,8 @@ def _serialized_examples(request_input):
     return []
 
 
-def classify(manager, request, runner=None):
-    """Answers a ClassificationRequest for `tensorflow/serving/classify`-shaped signatures."""
+def prepare_classify(manager, request):
+    """Validates a ClassificationRequest for `tensorflow/serving/classify`-shaped signatures."""
     _check_model_spec(request)
     servable = manager.resolve(request.model_spec)
     signature_name, sig = _classification_signature(servable, request.model_spec.signature_name)
@@ -284,21 +306,30 @@ def classify(manager, request, runner=None):
     if not examples:
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Input is empty.")
     feeds = {"inputs": tf.constant(examples, dtype=tf.string)}
-    outputs = _run(servable, signature_name, feeds, runner)
-    classes, scores = outputs.get("classes"), outputs.get("scores")
-    for tensor, label in ((classes, "classes"), (scores, "scores")):
-        if tensor is not None and (tensor.ndim != 2 or tensor.shape[0] != len(examples)):
-            raise ServingError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"Expected {label} output batch size of {len(examples)}. Got: {tensor.shape}",
-            )
-    num_classes = (classes if classes is not None else scores).shape[1]
-    for i in range(len(examples)):
-        result = response.result.classifications.add()
-        for c in range(num_classes):
-            cls = result.classes.add()
-            if classes is not None:
-                cls.label = classes[i, c].decode("utf-8", "replace")
-            if scores is not None:
-                cls.score = float(scores[i, c])
-    return response
+
+    def finish(outputs):
+        classes, scores = outputs.get("classes"), outputs.get("scores")
+        for tensor, label in ((classes, "classes"), (scores, "scores")):
+            if tensor is not None and (tensor.ndim != 2 or tensor.shape[0] != len(examples)):
+                raise ServingError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"Expected {label} output batch size of {len(examples)}. Got: {tensor.shape}",
+                )
+        num_classes = (classes if classes is not None else scores).shape[1]
+        for i in range(len(examples)):
+            result = response.result.classifications.add()
+            for c in range(num_classes):
+                cls = result.classes.add()
+                if classes is not None:
+                    cls.label = classes[i, c].decode("utf-8", "replace")
+                if scores is not None:
+                    cls.score = float(scores[i, c])
+        return response
+
+    return PreparedRun(servable, signature_name, feeds, finish)
+
+
+def classify(manager, request, runner=None):
+    """Answers a ClassificationRequest (see `predict` for `runner`)."""
+    prepared = prepare_classify(manager, request)
+    return prepared.finish(run_signature(prepared, runner))

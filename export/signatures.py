@@ -3,7 +3,9 @@
 Signatures (every string input is tf.string [batch]; a rank-0 string is INVALID_ARGUMENT):
 
 * classification — `serving_default(text[, text_pair])` -> `probabilities` float32
-  [batch, labels], `label` string [batch] (the arg-max label name).
+  [batch, labels], `label` string [batch] (the arg-max label name). On servers the packed
+  inputs are trimmed to the batch's longest text (`trim_padding`), so short texts cost short
+  sequences; TFLite keeps max_seq_length.
 * regression — `serving_default(text[, text_pair])` -> `score` float32 [batch].
 * ner — `serving_default(text)` -> one row per text, entities left-aligned in slots
   [batch, max_seq_length - 2] (the most a window can hold), padded with "" / -1:
@@ -115,6 +117,8 @@ class ServingFunctions:
     def serve(self, *texts):
         """The `serving_default` body; `texts` are tf.string [batch] tensors."""
         import tensorflow as tf
+
+        from tfbert.tokenization import trim_padding
         # A rank-0 string SIGSEGVs the fast tf-text kernels; this makes it INVALID_ARGUMENT.
         texts = [tf.ensure_shape(x, [None]) for x in texts]
         if self.task == "ner":
@@ -122,8 +126,10 @@ class ServingFunctions:
         if self.task == "squad":
             return self._serve_squad(*texts)
         second = self.tokenizer.tokenize(texts[1]) if len(texts) > 1 else None
-        logits = self.model(self._pack(self.tokenizer.tokenize(texts[0]), second),
-                            training=False)
+        inputs = self._pack(self.tokenizer.tokenize(texts[0]), second)
+        if not self.on_device:  # servers: a batch of short texts runs as short sequences
+            inputs = trim_padding(inputs)
+        logits = self.model(inputs, training=False)
         if self.task == "regression":
             return {"score": logits[:, 0]}
         # Gather the names by arg-max: `tf.where` on strings is a SelectV2 without TFLite kernel.

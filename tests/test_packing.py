@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfbert.tokenization import BertPacker, pack_inputs, pack_offsets
+from tfbert.tokenization import BertPacker, pack_inputs, pack_offsets, trim_padding
 from tfbert.tokenization.packing import truncate_lengths
 
 CLS, SEP, PAD = 2, 3, 0
@@ -119,3 +119,17 @@ def test_fast_tokenizer_and_packer_run_in_tflite(tmp_path):
     expected = serve(tf.constant(texts))
     for key in expected:
         np.testing.assert_array_equal(got[key], expected[key].numpy())
+
+
+def test_trim_padding_keeps_the_columns_rows_need():
+    ragged = tf.ragged.constant([[5] * 3, [6] * 9], dtype=tf.int32)
+    packed = pack_inputs(ragged, 32, cls_id=2, sep_id=3, pad_id=0)
+    trimmed = trim_padding(packed)  # longest row: 11 tokens -> 16 columns
+    for name in packed:
+        assert trimmed[name].shape == (2, 16)
+        np.testing.assert_array_equal(trimmed[name], packed[name][:, :16])
+        assert not packed[name][:, 16:].numpy().any()
+    assert trim_padding(pack_inputs(ragged, 12, 2, 3, 0))["token_ids"].shape == (2, 12)  # cap
+    empty = pack_inputs(tf.ragged.constant([], dtype=tf.int32, ragged_rank=1, inner_shape=()),
+                        32, 2, 3, 0)
+    assert trim_padding(empty)["token_ids"].shape == (0, 8)

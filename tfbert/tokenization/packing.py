@@ -80,6 +80,20 @@ def pack_inputs(first, max_seq_length, cls_id, sep_id, pad_id, second=None):
     return _pack(first, second, max_seq_length, cls_id, sep_id, pad_id)
 
 
+def trim_padding(inputs, multiple=8):
+    """Drops the padding columns no row needs: packed inputs [batch, max_seq_length] become
+    [batch, width], `width` the longest row rounded up to `multiple` (at most max_seq_length).
+
+    For serving on CPU/GPU, where short texts then cost short sequences; outputs at real
+    positions do not change (the padding mask hides padding). Keep static shapes on TPU and
+    TFLite.
+    """
+    length = inputs["padding_mask"].shape[1]
+    longest = tf.maximum(tf.reduce_max(tf.reduce_sum(inputs["padding_mask"], axis=1)), 1)
+    width = tf.minimum((longest + multiple - 1) // multiple * multiple, length)
+    return {name: value[:, :width] for name, value in inputs.items()}
+
+
 def pack_offsets(first_starts, first_ends, max_seq_length, second_starts=None,
                  second_ends=None):
     """Places piece offsets at the positions `pack_inputs` gives their pieces.
