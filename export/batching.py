@@ -84,7 +84,8 @@ class ServingStats:
                 "p99_ms": float(np.percentile(latencies, 99)),
                 "batches": self.batches,
                 "mean_batch_size": self.batched_items / self.batches if self.batches else 0.0,
-                "mean_batch_ms": 1000.0 * self.batch_seconds / self.batches if self.batches else 0.0,
+                "mean_batch_ms": (1000.0 * self.batch_seconds / self.batches
+                                  if self.batches else 0.0),
             }
 
     def log_line(self):

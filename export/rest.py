@@ -288,9 +288,10 @@ def _decode(proto):
 
 def start_rest_server(manager, host, port, batcher=None, stats=None):
     """Starts the REST server on a daemon thread; returns the ThreadingHTTPServer."""
-    runner = None
-    if batcher is not None:
-        runner = lambda servable, sig, feeds: batcher.run_blocking(servable, sig, feeds, 30.0)  # noqa: E731
+    def batched(servable, sig, feeds):
+        return batcher.run_blocking(servable, sig, feeds, 30.0)
+
+    runner = batched if batcher is not None else None
     handler = type(
         "Handler",
         (_Handler,),

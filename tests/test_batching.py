@@ -96,7 +96,8 @@ def test_full_queue_is_unavailable_and_oversized_task_invalid():
     errors = [r for r in results if isinstance(r, ServingError)]
     assert len(errors) == 2  # [7, 8] and [9]
     assert all(e.code == grpc.StatusCode.UNAVAILABLE for e in errors)
-    assert errors[0].message == "The batch scheduling queue to which this task was submitted is full"
+    assert errors[0].message == (
+        "The batch scheduling queue to which this task was submitted is full")
     assert oversized.code == grpc.StatusCode.INVALID_ARGUMENT
     assert oversized.message == "Task size 3 is larger than maximum input batch size 2"
 
