@@ -2,9 +2,9 @@
 
 Concurrent Predict calls to the same model version and signature are merged along dimension
 0 into one call and the outputs are split back, as TF Serving's BatchingSession does
-(reference §1.12). Requests wait on the gRPC server's asyncio loop, not on threads. A batch closes when it reaches `max_batch_size` or when
-`batch_timeout_micros` have passed since its first request. Requests whose non-batch
-dimensions differ are queued separately (TF Serving would need padding for them).
+(reference §1.12), scheduled as its `SharedBatchScheduler` does (see `Batcher`). Requests wait
+on the gRPC server's asyncio loop, not on threads. Requests whose non-batch dimensions differ
+are queued separately (TF Serving would need padding for them).
 """
 
 import asyncio
@@ -105,7 +105,6 @@ class _Queue:
         self.servable = servable
         self.signature_name = signature_name
         self.batches = collections.deque([[]])  # each a list of (feeds, size, future)
-        self.sizes = collections.deque([0])
         self.open_since = 0.0
         self.timer = None
 
@@ -121,10 +120,10 @@ class Batcher:
     batcher.run(...)`; other threads (REST) call `run_blocking`.
     """
 
-    def __init__(self, params=None, stats=None, loop=None):
+    def __init__(self, params=None, stats=None):
         self.params = params or BatchingParameters()
         self.stats = stats
-        self._loop = loop or asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         self._queues = collections.OrderedDict()  # key -> _Queue, in round-robin order
         self._free_threads = max(self.params.num_batch_threads, 1)
         self._closed = False
@@ -169,14 +168,13 @@ class Batcher:
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = _Queue(servable, signature_name)
-        if queue.sizes[-1] + size > self.params.max_batch_size:
+        if _rows(queue.batches[-1]) + size > self.params.max_batch_size:
             if len(queue.batches) >= self.params.max_enqueued_batches:
                 raise ServingError(
                     grpc.StatusCode.UNAVAILABLE,
                     "The batch scheduling queue to which this task was submitted is full",
                 )
             queue.batches.append([])
-            queue.sizes.append(0)
         if not queue.batches[-1]:
             queue.open_since = time.monotonic()
             if queue.timer is not None:
@@ -186,7 +184,6 @@ class Batcher:
             )
         future = self._loop.create_future()
         queue.batches[-1].append((feeds, size, future))
-        queue.sizes[-1] += size
         self._schedule()
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
@@ -206,14 +203,12 @@ class Batcher:
             open_batch = queue.batches[0]
             ready = open_batch and (
                 self._closed
-                or queue.sizes[0] >= self.params.max_batch_size
+                or _rows(open_batch) >= self.params.max_batch_size
                 or time.monotonic() >= queue.open_since + self.params.batch_timeout_micros / 1e6
             )
             if not ready:
                 return None
             queue.batches.append([])
-            queue.sizes.append(0)
-        queue.sizes.popleft()
         return queue.batches.popleft()
 
     def _next_batch(self):
@@ -248,7 +243,7 @@ class Batcher:
             outputs = await self._loop.run_in_executor(
                 self._pool, _run_merged, servable, signature_name, [t[0] for t in tasks]
             )
-            total = sum(t[1] for t in tasks)
+            total = _rows(tasks)
             if self.stats is not None:
                 self.stats.record_batch(len(tasks), time.monotonic() - start)
             offset = 0
@@ -280,6 +275,11 @@ class Batcher:
         while self._running:
             await asyncio.gather(*list(self._running), return_exceptions=True)
         self._pool.shutdown(wait=True)
+
+
+def _rows(tasks):
+    """Rows (0th-dimension size) of a batch's tasks together."""
+    return sum(size for _, size, _ in tasks)
 
 
 def _run_merged(servable, signature_name, feeds_list):

@@ -187,16 +187,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
-        try:
-            if self._batcher is not None:
-                return await self._batcher.run(
-                    prepared.servable, prepared.signature_name, prepared.feeds, remaining
-                )
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor, serving_requests.run_signature, prepared
+        if self._batcher is not None:
+            return await self._batcher.run(
+                prepared.servable, prepared.signature_name, prepared.feeds, remaining
             )
-        except tf.errors.OpError as e:
-            raise ServingError(serving_core.grpc_code(e), e.message)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, serving_requests.run_signature, prepared
+        )
 
     async def _run(self, prepare, request, context):
         prepared = prepare(self._manager, request)

@@ -115,9 +115,13 @@ class Servable:
         self.functions = dict(self._loaded.signatures)
 
     def run(self, signature_name, feeds):
-        """Runs a signature on {alias: tf.Tensor}; returns {alias: numpy array}."""
-        outputs = self.functions[signature_name](**feeds)
-        return {key: value.numpy() for key, value in outputs.items()}
+        """Runs a signature on {alias: tf.Tensor}; returns {alias: numpy array}. A failing op
+        raises ServingError with the op's status code."""
+        try:
+            outputs = self.functions[signature_name](**feeds)
+            return {key: value.numpy() for key, value in outputs.items()}
+        except tf.errors.OpError as e:
+            raise ServingError(grpc_code(e), e.message)
 
 
 def parse_model_config_file(path):

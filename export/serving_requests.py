@@ -16,7 +16,7 @@ from google.protobuf import text_format
 from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow_serving.apis import classification_pb2, get_model_metadata_pb2, predict_pb2
 
-from export.serving_core import ServingError, grpc_code
+from export.serving_core import ServingError
 
 DEFAULT_SIGNATURE = "serving_default"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
@@ -183,12 +183,9 @@ class PreparedRun:
 
 def run_signature(prepared, runner=None):
     """Runs a PreparedRun (through `runner(servable, signature_name, feeds)` if given)."""
-    try:
-        if runner is not None:
-            return runner(prepared.servable, prepared.signature_name, prepared.feeds)
-        return prepared.servable.run(prepared.signature_name, prepared.feeds)
-    except tf.errors.OpError as e:
-        raise ServingError(grpc_code(e), e.message)
+    if runner is not None:
+        return runner(prepared.servable, prepared.signature_name, prepared.feeds)
+    return prepared.servable.run(prepared.signature_name, prepared.feeds)
 
 
 def prepare_predict(manager, request):
