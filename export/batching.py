@@ -2,9 +2,10 @@
 
 Concurrent Predict calls to the same model version and signature are merged along dimension
 0 into one call and the outputs are split back, as TF Serving's BatchingSession does
-(reference §1.12), scheduled as its `SharedBatchScheduler` does (see `Batcher`). Requests wait
-on the gRPC server's asyncio loop, not on threads. Requests whose non-batch dimensions differ
-are queued separately (TF Serving would need padding for them).
+(reference §1.12), scheduled as its `SharedBatchScheduler` does (see `Batcher`). The scheduler
+lives on an asyncio loop; the server's request threads wait on it with `run_blocking`.
+Requests whose non-batch dimensions differ are queued separately (TF Serving would need
+padding for them).
 """
 
 import asyncio
@@ -18,7 +19,6 @@ import time
 
 import grpc
 import numpy as np
-import tensorflow as tf
 
 from export.serving_core import ServingError
 
@@ -117,7 +117,7 @@ class Batcher:
     `max_enqueued_batches` is UNAVAILABLE); a free batch thread takes the oldest closed batch,
     or the open batch once it is full or `batch_timeout_micros` old. So while every batch
     thread is busy the open batch keeps growing. Coroutines on the loop `await
-    batcher.run(...)`; other threads (REST) call `run_blocking`.
+    batcher.run(...)`; other threads (gRPC and REST request threads) call `run_blocking`.
     """
 
     def __init__(self, params=None, stats=None):
@@ -135,7 +135,7 @@ class Batcher:
     def _task_size(self, feeds):
         sizes = set()
         for tensor in feeds.values():
-            if tensor.shape.rank == 0:
+            if tensor.ndim == 0:
                 raise ServingError(
                     grpc.StatusCode.INVALID_ARGUMENT,
                     "Batching Run() input tensors must have at least one dimension",
@@ -191,7 +191,7 @@ class Batcher:
             raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
 
     def run_blocking(self, servable, signature_name, feeds, timeout=None):
-        """`run` for threads other than the loop's (the REST server)."""
+        """`run` for threads other than the loop's (gRPC and REST request threads)."""
         return asyncio.run_coroutine_threadsafe(
             self.run(servable, signature_name, feeds, timeout), self._loop
         ).result()
@@ -287,7 +287,7 @@ def _run_merged(servable, signature_name, feeds_list):
     if len(feeds_list) == 1:
         return servable.run(signature_name, feeds_list[0])
     merged = {
-        alias: tf.concat([feeds[alias] for feeds in feeds_list], axis=0)
+        alias: np.concatenate([feeds[alias] for feeds in feeds_list], axis=0)
         for alias in feeds_list[0]
     }
     return servable.run(signature_name, merged)

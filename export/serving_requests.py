@@ -8,6 +8,7 @@ kernel (it segfaults there, reference §2.5). Responses use the typed TensorProt
 """
 
 import dataclasses
+import math
 
 import grpc
 import numpy as np
@@ -69,12 +70,32 @@ def as_proto_field(array):
     return proto
 
 
+# DataType -> (TensorProto field, numpy dtype) read without the ParseTensor kernel.
+_DIRECT_FIELDS = {
+    types_pb2.DT_STRING: ("string_val", object),
+    types_pb2.DT_FLOAT: ("float_val", np.float32),
+    types_pb2.DT_INT32: ("int_val", np.int32),
+    types_pb2.DT_INT64: ("int64_val", np.int64),
+}
+
+
 def parse_tensor(proto, alias):
-    """`Tensor::FromProto` through the ParseTensor kernel: malformed protos fail alike."""
+    """`Tensor::FromProto` as a numpy array.
+
+    The common request, a typed field holding exactly one value per element, is read
+    directly (a third of a request's handling time when it went through the kernel); every
+    other proto goes through the ParseTensor kernel, so malformed protos fail alike.
+    """
+    direct = _DIRECT_FIELDS.get(proto.dtype)
+    if direct and not proto.tensor_content and not proto.tensor_shape.unknown_rank:
+        shape = [d.size for d in proto.tensor_shape.dim]
+        values = getattr(proto, direct[0])
+        if min(shape, default=0) >= 0 and len(values) == math.prod(shape):
+            return np.array(list(values), dtype=direct[1]).reshape(shape)
     try:
         return tf.io.parse_tensor(
             proto.SerializeToString(), out_type=tf.dtypes.as_dtype(proto.dtype)
-        )
+        ).numpy()
     except (TypeError, tf.errors.OpError):
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"tensor parsing error: {alias}")
 
@@ -89,7 +110,7 @@ def _shape_string(shape):
 
 def get_signature(servable, signature_name):
     name = signature_name or DEFAULT_SIGNATURE
-    if name not in servable.signature_defs or name not in servable.functions:
+    if name not in servable.signature_defs:
         raise ServingError(
             grpc.StatusCode.FAILED_PRECONDITION, f'Serving signature key "{name}" not found.'
         )
@@ -99,7 +120,7 @@ def get_signature(servable, signature_name):
 def validate_inputs(signature_def, request_inputs):
     """Steps 7, 8 and 10 of §1.3: count, aliases, parsing, then dtype and shape.
 
-    Returns {alias: tf.Tensor} ready to feed.
+    Returns {alias: numpy array} ready to feed.
     """
     sig_inputs = signature_def.inputs
     sent, expected = set(request_inputs), set(sig_inputs)
@@ -123,11 +144,12 @@ def validate_inputs(signature_def, request_inputs):
         feeds[alias] = parse_tensor(request_inputs[alias], alias)
     for index, alias in enumerate(sorted(sig_inputs)):
         info, tensor = sig_inputs[alias], feeds[alias]
-        if tensor.dtype.as_datatype_enum != info.dtype:
+        dtype = request_inputs[alias].dtype  # what the tensor was parsed as
+        if dtype != info.dtype:
             raise ServingError(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"Expects arg[{index}] to be {dtype_string(info.dtype)} but "
-                f"{dtype_string(tensor.dtype.as_datatype_enum)} is provided",
+                f"{dtype_string(dtype)} is provided",
             )
         if not info.tensor_shape.unknown_rank:
             expected_shape = [d.size if d.size >= 0 else None for d in info.tensor_shape.dim]
@@ -302,7 +324,7 @@ def prepare_classify(manager, request):
     examples = _serialized_examples(request.input)
     if not examples:
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Input is empty.")
-    feeds = {"inputs": tf.constant(examples, dtype=tf.string)}
+    feeds = {"inputs": np.array(examples, dtype=object)}
 
     def finish(outputs):
         classes, scores = outputs.get("classes"), outputs.get("scores")

@@ -455,3 +455,46 @@ def test_parse_batching_parameters(tmp_path):
     path.write_text("max_batch_size { value: 0 }")
     with pytest.raises(ValueError, match="max_batch_size"):
         parse_batching_parameters(str(path))
+
+
+def _kernel_parse(proto):
+    return tf.io.parse_tensor(proto.SerializeToString(), out_type=tf.as_dtype(proto.dtype)).numpy()
+
+
+@pytest.mark.parametrize(
+    "values, dtype",
+    [
+        ([[b"a", "中文".encode()], [b"", b"\xff\xfe"]], object),
+        ([b"one"], object),
+        ([], object),
+        ([[1.5, -2.25, 3e-8]], np.float32),
+        ([[7, -8], [2**31 - 1, -(2**31)]], np.int32),
+        ([2**40, -3], np.int64),
+        (True, np.bool_),  # no direct path: the kernel
+    ],
+)
+def test_parse_tensor_reads_typed_fields_as_the_kernel_does(values, dtype):
+    from export.serving_requests import as_proto_field, parse_tensor
+
+    proto = as_proto_field(np.array(values, dtype=dtype))  # typed fields, as clients send
+    got, want = parse_tensor(proto, "x"), _kernel_parse(proto)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_parse_tensor_leaves_other_protos_to_the_kernel():
+    from export.serving_core import ServingError
+    from export.serving_requests import parse_tensor
+
+    packed = tf.make_tensor_proto(np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert packed.tensor_content
+    np.testing.assert_array_equal(parse_tensor(packed, "x"), np.arange(6).reshape(2, 3))
+    short = tf.make_tensor_proto([b"a", b"b"], dtype=tf.string)
+    short.tensor_shape.dim[0].size = 4  # fewer values than elements: the last one repeats
+    np.testing.assert_array_equal(parse_tensor(short, "x"), [b"a", b"b", b"b", b"b"])
+    negative = tf.make_tensor_proto([b"a"], dtype=tf.string)
+    negative.tensor_shape.dim[0].size = -1
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        _kernel_parse(negative)
+    with pytest.raises(ServingError, match="tensor parsing error: x"):
+        parse_tensor(negative, "x")
