@@ -8,7 +8,8 @@ Exports the run (`export.saved_model`), converts it to float32 and dynamic-range
 `--enable_batching`). Prints:
 
 * batch-1 latency (median of interleaved calls) of the SavedModel signature in process (TF2
-  `signatures[...]`), of the same SavedModel in a `Session` as `export.server` runs it, over
+  `signatures[...]`), of the same SavedModel in a `Session` configured as `export.server`
+  configures it (idle threads don't spin), over
   gRPC (target overhead <= 1.3x) and of the two TFLite files, with file sizes;
 * QPS of `--clients` concurrent gRPC clients sending one text per request, without and with
   server-side batching (target >= 3x), and the same load in process without gRPC: the bound
@@ -204,7 +205,7 @@ def run_benchmark(model_dir, work_dir, rounds, clients, seconds, batch_timeout_m
     import tensorflow as tf
     import tensorflow_text  # noqa: F401
 
-    from export import client, saved_model, serving_core, tflite
+    from export import client, saved_model, server, serving_core, tflite
     from export.batching import BatchingParameters
 
     tf.config.threading.set_intra_op_parallelism_threads(intra_op_parallelism)
@@ -218,7 +219,7 @@ def run_benchmark(model_dir, work_dir, rounds, clients, seconds, batch_timeout_m
     config_file = os.path.join(base, "models.config")
 
     signature = tf.saved_model.load(version_dir).signatures["serving_default"]
-    session_config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra_op_parallelism)
+    session_config = server.read_session_config(None, intra_op_parallelism)  # as the server's
     servable = serving_core.Servable("bert", 0, version_dir, session_config=session_config)
     one = tf.constant(_TEXTS[:1])
     one_feeds = {"text": np.array([_TEXTS[0].encode()], dtype=object)}

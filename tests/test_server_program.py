@@ -251,3 +251,28 @@ def test_main_rejects_bad_flag_combinations(tmp_path, monkeypatch):
     flag_values(["server"])
     with pytest.raises(app.UsageError, match="--model_base_path"):
         server.main(["server"])
+
+
+def test_session_config_file_and_parallelism_flags(tmp_path):
+    from absl import app
+
+    path = tmp_path / "session.config"
+    path.write_text(
+        "intra_op_parallelism_threads: 3\n"
+        "inter_op_parallelism_threads: 4\n"
+        "experimental { disable_thread_spinning: true }\n"
+    )
+    config = server.read_session_config(str(path), intra_op_parallelism=1)
+    assert config.intra_op_parallelism_threads == 1  # the flag wins
+    assert config.inter_op_parallelism_threads == 4  # 0 keeps the file's
+    assert config.experimental.disable_thread_spinning
+    default = server.read_session_config()
+    assert default.inter_op_parallelism_threads == 0
+    assert default.experimental.disable_thread_spinning
+    path.write_text("")
+    assert not server.read_session_config(str(path)).experimental.disable_thread_spinning
+    path.write_text("intra_op_parallelism_threads: 3\nno_such_field: 1\n")
+    with pytest.raises(app.UsageError, match=r"session\.config: 2:1 .*no_such_field"):
+        server.read_session_config(str(path))
+    with pytest.raises(app.UsageError, match="missing.config"):
+        server.read_session_config(str(tmp_path / "missing.config"))
