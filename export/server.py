@@ -22,6 +22,7 @@ Example:
 """
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -39,7 +40,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from export import serving_core, serving_requests
+from export import serving_core, serving_requests, warmup
 from export.batching import Batcher, BatchingParameters, ServingStats, parse_batching_parameters
 from export.serving_core import ModelManager, ServingError
 
@@ -130,6 +131,19 @@ def define_flags(flag_values=flags.FLAGS):
         0,
         "Ops run in parallel (as the real server's flag); 0 lets TensorFlow choose.",
         lower_bound=0,
+        flag_values=flag_values,
+    )
+    flags.DEFINE_boolean(
+        "enable_model_warmup",
+        True,
+        "Replay each version's assets.extra/tf_serving_warmup_requests before it serves; a "
+        "failing record fails that version's load.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer(
+        "num_request_iterations_for_warmup",
+        1,
+        "Times each warm-up record is replayed; values < 1 mean 1.",
         flag_values=flag_values,
     )
     flags.DEFINE_string(
@@ -298,6 +312,8 @@ class ModelServer:
       stats_interval_seconds: period of the statistics log line; 0 = only at stop.
       session_config: tf.compat.v1.ConfigProto of the models' Sessions (threading); default
         `read_session_config()`, as the program without session flags.
+      warmup_iterations: replays of each warm-up record at load (`export.warmup`); 0 skips
+        warm-up.
     """
 
     def __init__(
@@ -312,6 +328,7 @@ class ModelServer:
         tags=("serve",),
         stats_interval_seconds=60.0,
         session_config=None,
+        warmup_iterations=1,
     ):
         self.stats = ServingStats()
         self.manager = ModelManager(
@@ -320,6 +337,11 @@ class ModelServer:
             audit_fn=tf_serving_audit if op_audit else None,
             tags=tags,
             session_config=read_session_config() if session_config is None else session_config,
+            warmup_fn=(
+                functools.partial(warmup.run_warmup, iterations=warmup_iterations)
+                if warmup_iterations > 0
+                else None
+            ),
         )
         self._batching = batching
         self._host, self._port, self._rest_port = host, port, rest_api_port
@@ -416,6 +438,7 @@ def serve(
     tags,
     stats_interval_seconds,
     session_config=None,
+    warmup_iterations=1,
 ):
     """Runs a ModelServer until SIGTERM/SIGINT."""
     server = ModelServer(
@@ -429,6 +452,7 @@ def serve(
         tags,
         stats_interval_seconds,
         session_config,
+        warmup_iterations,
     )
     try:
         server.start()
@@ -485,6 +509,7 @@ def main(argv):
         tuple(_FLAGS.saved_model_tags.split(",")),
         _FLAGS.stats_interval_seconds,
         sessions,
+        max(_FLAGS.num_request_iterations_for_warmup, 1) if _FLAGS.enable_model_warmup else 0,
     )
 
 

@@ -203,17 +203,26 @@ class ModelManager:
         polls after start (the `--file_system_poll_wait_seconds` semantics).
       audit_fn: optional callable(version_dir) -> list of missing op names; a non-empty list
         fails that version's load.
+      warmup_fn: optional callable(servable) run after a version loads and before it is
+        AVAILABLE (warm-up replay); a ServingError fails that version's load.
       tags: MetaGraph tags to load (`--saved_model_tags`).
       session_config: tf.compat.v1.ConfigProto of every version's Session (threading).
     """
 
     def __init__(
-        self, config, poll_wait_seconds=1.0, audit_fn=None, tags=("serve",), session_config=None
+        self,
+        config,
+        poll_wait_seconds=1.0,
+        audit_fn=None,
+        tags=("serve",),
+        session_config=None,
+        warmup_fn=None,
     ):
         validate_config(config)
         self._config = config
         self._poll_wait_seconds = poll_wait_seconds
         self._audit_fn = audit_fn
+        self._warmup_fn = warmup_fn
         self._tags = tuple(tags)
         self._session_config = session_config
         self._lock = threading.RLock()
@@ -317,6 +326,8 @@ class ModelManager:
                         "to load it anyway.",
                     )
             servable = Servable(name, version, path, self._tags, self._session_config)
+            if self._warmup_fn is not None:
+                self._warmup_fn(servable)
         except Exception as e:  # Any load error becomes the version's status.
             code = getattr(e, "code", None)
             if not isinstance(code, grpc.StatusCode):

@@ -498,3 +498,56 @@ def test_parse_tensor_leaves_other_protos_to_the_kernel():
         _kernel_parse(negative)
     with pytest.raises(ServingError, match="tensor parsing error: x"):
         parse_tensor(negative, "x")
+
+
+def _write_warmup(version_dir, requests):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    os.makedirs(os.path.join(version_dir, "assets.extra"), exist_ok=True)
+    path = os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests")
+    with tf.io.TFRecordWriter(path) as writer:
+        for request in requests:
+            log = prediction_log_pb2.PredictionLog()
+            log.predict_log.request.CopyFrom(request)
+            writer.write(log.SerializeToString())
+    return path
+
+
+def test_warmup_replays_each_record_against_the_loading_version(tmp_path):
+    from export import warmup
+
+    base = str(tmp_path / "m")
+    publish_version(base, 1)
+    version_dir = os.path.join(base, "1")
+    # Model name and version in a record are ignored; the loading version answers.
+    path = _write_warmup(version_dir, [text_request(["good"], name="other", version=7)] * 2)
+    servable = serving_core.Servable("m", 1, version_dir)
+    runs = []
+    run = servable.run
+    servable.run = lambda name, feeds: runs.append(name) or run(name, feeds)
+    assert warmup.run_warmup(servable, iterations=3) == 2
+    assert runs == ["serving_default"] * 6
+    os.remove(path)
+    assert warmup.run_warmup(servable) == 0  # no file, nothing to replay
+
+
+def test_a_failing_warmup_record_fails_the_load(tmp_path):
+    base = str(tmp_path / "m")
+    publish_version(base, 1)
+    bad = text_request(["good"])
+    bad.inputs["extra"].CopyFrom(bad.inputs["text"])
+    path = _write_warmup(os.path.join(base, "1"), [bad])
+    config = serving_core.single_model_config("m", base)
+    with pytest.raises(serving_core.ServingError, match="input size does not match signature"):
+        start_server(config)
+    srv = start_server(config, warmup_iterations=0)  # --enable_model_warmup=false
+    try:
+        predict_stub, _ = stubs(srv.port)
+        response = predict_stub.Predict(text_request(["good"]), timeout=20)
+        assert response.model_spec.version.value == 1
+    finally:
+        srv.stop()
+    with open(path, "wb") as f:
+        f.write(b"not a tfrecord file at all")
+    with pytest.raises(serving_core.ServingError, match="verify your warmup data is in TFRecord"):
+        start_server(config)
