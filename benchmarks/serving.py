@@ -8,8 +8,8 @@ Exports the run (`export.saved_model`), converts it to float32 and dynamic-range
 `--enable_batching`). Prints:
 
 * batch-1 latency (median of interleaved calls) of the SavedModel signature in process (TF2
-  `signatures[...]`), of the same SavedModel in a `Session` configured as `export.server`
-  configures it (idle threads don't spin), over
+  `signatures[...]`), of the same SavedModel in a `Session` as `export.server` runs it (in
+  this process TensorFlow's thread pools come from the eager runtime, which spins), over
   gRPC (target overhead <= 1.3x) and of the two TFLite files, with file sizes;
 * QPS of `--clients` concurrent gRPC clients sending one text per request, without and with
   server-side batching (target >= 3x), and the same load in process without gRPC: the bound

@@ -90,14 +90,17 @@ def parse_tensor(proto, alias):
     if direct and not proto.tensor_content and not proto.tensor_shape.unknown_rank:
         shape = [d.size for d in proto.tensor_shape.dim]
         values = getattr(proto, direct[0])
-        if min(shape, default=0) >= 0 and len(values) == math.prod(shape):
+        # Empty tensors go to the kernel: only it checks that huge dims overflow.
+        if values and min(shape, default=0) >= 0 and len(values) == math.prod(shape):
             return np.array(list(values), dtype=direct[1]).reshape(shape)
     try:
-        return tf.io.parse_tensor(
+        tensor = tf.io.parse_tensor(
             proto.SerializeToString(), out_type=tf.dtypes.as_dtype(proto.dtype)
-        ).numpy()
+        )
     except (TypeError, tf.errors.OpError):
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"tensor parsing error: {alias}")
+    # An ndarray even for scalars (a scalar string's .numpy() is plain bytes).
+    return np.asarray(tensor.numpy(), dtype=object if tensor.dtype == tf.string else None)
 
 
 def _fmt_set(keys):

@@ -498,6 +498,27 @@ def test_parse_tensor_leaves_other_protos_to_the_kernel():
         _kernel_parse(negative)
     with pytest.raises(ServingError, match="tensor parsing error: x"):
         parse_tensor(negative, "x")
+    huge = tf.make_tensor_proto(np.zeros([2, 3, 0], np.float32))
+    huge.ClearField("tensor_content")
+    for dim, size in zip(huge.tensor_shape.dim, (2**62, 2**62, 0)):
+        dim.size = size  # no values, but a shape no tensor may have
+    with pytest.raises(ServingError, match="tensor parsing error: x"):
+        parse_tensor(huge, "x")
+    scalar = tf.make_tensor_proto(b"a", dtype=tf.string)
+    scalar.string_val.append(b"b")  # two values for a scalar: the kernel's case
+    got = parse_tensor(scalar, "x")
+    assert isinstance(got, np.ndarray) and got.shape == () and got.dtype == object
+
+
+def test_scalar_string_through_the_kernel_is_invalid_argument(live):
+    _, predict_stub, _ = live
+    request = text_request(["good"])
+    request.inputs["text"].CopyFrom(tf.make_tensor_proto(b"a", dtype=tf.string))
+    request.inputs["text"].string_val.append(b"b")
+    with pytest.raises(grpc.RpcError) as error:
+        predict_stub.Predict(request, timeout=20)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "is not compatible with expected shape" in error.value.details()
 
 
 def _write_warmup(version_dir, requests):
