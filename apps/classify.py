@@ -14,6 +14,9 @@ import os
 from absl import app, flags
 
 from apps import common_flags
+from tfbert.data.classification import read_classification_file
+from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
+from tfbert.tasks.classification import predict_file, train_classifier
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3)
 _TRAIN_FILE = flags.DEFINE_string("train_file", None, "Training data; default: the shipped "
@@ -28,8 +31,6 @@ _HEADER = flags.DEFINE_boolean("header", False, "The data files start with a hea
 
 def load_examples(train_file, eval_file, header, regression):
     """Returns `(train, eval, label_names)`; examples are `(text, text_pair, label)`."""
-    from tfbert.data.classification import read_classification_file
-    from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
     if train_file is None:
         train, eval_ = load_sentiment_split()
         return ([(t, None, y) for t, y in train], [(t, None, y) for t, y in eval_],
@@ -58,7 +59,6 @@ def main(argv):
         raise app.UsageError("--do_predict needs --predict_file.")
     if _TRAIN_FILE.value is None and _REGRESSION.value:
         raise app.UsageError("--regression needs --train_file (the shipped data is labels).")
-    from tfbert.tasks.classification import predict_file, train_classifier
     train, eval_, labels = load_examples(_TRAIN_FILE.value, _EVAL_FILE.value, _HEADER.value,
                                          _REGRESSION.value)
     train_classifier(options, train, eval_, labels, regression=_REGRESSION.value)

@@ -2,8 +2,8 @@
 
 from absl import flags
 
-from tfbert.distribution import STRATEGIES
 from tfbert.training import TrainingOptions
+from tfbert.training.distribution import STRATEGIES
 
 
 def define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3, max_seq_length=128):

@@ -12,7 +12,13 @@ Masks: 15% of words, 80% [MASK] / 10% random / 10% unchanged. Train with
 
 import time
 
+import tensorflow as tf
 from absl import app, flags
+
+from tfbert.data.text_corpus import load_pretraining_documents
+from tfbert.tasks.pretraining import features as data
+from tfbert.tasks.pretraining import special_ids, text_pairs
+from tfbert.tokenization import BertTokenizer
 
 _INPUT_FILE = flags.DEFINE_string("input_file", None, "Text corpus; default: People's Daily.")
 _VOCAB_FILE = flags.DEFINE_string("vocab_file", None, "vocab.txt (with its vocab_info.json).")
@@ -32,12 +38,7 @@ _SEED = flags.DEFINE_integer("random_seed", 12345, "Seed for pairs and masks.")
 def create_pretraining_data(input_file, vocab_file, output_file, heldout_file, max_seq_length,
                             max_predictions, dupe_factor, whole_word, seed):
     """Returns `{"train": n, "heldout": m}`, the example counts written."""
-    import tensorflow as tf
 
-    from tfbert.data import pretraining as data
-    from tfbert.data.text_corpus import load_pretraining_documents
-    from tfbert.tasks.pretraining import special_ids, text_pairs
-    from tfbert.tokenization import BertTokenizer
     start = time.perf_counter()
     tf.random.set_seed(seed)
     tokenizer = BertTokenizer(vocab_file)

@@ -16,6 +16,9 @@ import os
 from absl import app, flags
 
 from apps import common_flags
+from tfbert.data.conll import read_conll
+from tfbert.data.peoples_daily import NER_LABELS, load_ner_split
+from tfbert.tasks.ner import predict_file, train_ner
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3)
 _TRAIN_FILE = flags.DEFINE_string("train_file", None, "CoNLL training data; default: the "
@@ -28,8 +31,6 @@ _DO_PREDICT = flags.DEFINE_boolean("do_predict", False, "Tag --predict_file afte
 
 def load_examples(train_file, eval_file):
     """Returns `(train, eval, label_names, word_split)`; examples are `(words, tags)`."""
-    from tfbert.data.conll import read_conll
-    from tfbert.data.peoples_daily import NER_LABELS, load_ner_split
     if train_file is None:
         train, eval_ = load_ner_split()
         return train, eval_, list(NER_LABELS), "chars"
@@ -48,7 +49,6 @@ def main(argv):
         raise app.UsageError("--do_predict needs --predict_file.")
     if _EVAL_FILE.value and not _TRAIN_FILE.value:
         raise app.UsageError(f"--eval_file={_EVAL_FILE.value} needs --train_file.")
-    from tfbert.tasks.ner import predict_file, train_ner
     train, eval_, labels, word_split = load_examples(_TRAIN_FILE.value, _EVAL_FILE.value)
     train_ner(options, train, eval_, labels, word_split=word_split)
     if _DO_PREDICT.value:

@@ -18,6 +18,10 @@ fine-tuning programs) and `metrics.json` with held-out MLM and NSP accuracy.
 from absl import app, flags
 
 from apps import common_flags
+from tfbert.data.text_corpus import load_pretraining_documents
+from tfbert.tasks.pretraining import pretrain, text_pairs
+from tfbert.tokenization import BertTokenizer
+from tfbert.training import resolve_vocab_file
 
 common_flags.define_training_flags(batch_size=32, learning_rate=1e-4, epochs=1)
 _INPUT_FILE = flags.DEFINE_string(
@@ -38,7 +42,6 @@ _DUPE_FACTOR = flags.DEFINE_integer("dupe_factor", 1, "Times each document is cu
 def main(argv):
     del argv
     options = common_flags.training_options()
-    from tfbert.tasks.pretraining import pretrain, text_pairs
     if _TRAIN_RECORDS.value:
         if _INPUT_FILE.value:
             raise app.UsageError("Give --input_file or --train_records, not both.")
@@ -48,9 +51,6 @@ def main(argv):
                  heldout_records=_HELDOUT_RECORDS.value,
                  max_predictions=_MAX_PREDICTIONS.value)
         return
-    from tfbert.data.text_corpus import load_pretraining_documents
-    from tfbert.tokenization import BertTokenizer
-    from tfbert.training import resolve_vocab_file
     documents, segmented = load_pretraining_documents(_INPUT_FILE.value)
     train, heldout = text_pairs(documents, BertTokenizer(resolve_vocab_file(options)),
                                 options.max_seq_length, dupe_factor=_DUPE_FACTOR.value,

@@ -20,6 +20,16 @@ import time
 
 from absl import app, flags
 
+from export.saved_model import export_saved_model
+from export.tflite import convert_saved_model
+from tfbert.data.peoples_daily import load_corpus_documents
+from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
+from tfbert.tasks.classification import train_classifier
+from tfbert.tasks.pretraining import pretrain, text_pairs
+from tfbert.tokenization import BertTokenizer
+from tfbert.tokenization.learn import learn_vocab
+from tfbert.training import TrainingOptions
+
 _WORK_DIR = flags.DEFINE_string("work_dir", "quickstart", "Directory for every output.")
 _CONFIG = flags.DEFINE_string("config", "tiny", "Encoder preset or BertConfig JSON.")
 _VOCAB_SIZE = flags.DEFINE_integer("vocab_size", 8000, "Target vocabulary size.",
@@ -38,8 +48,6 @@ _CPU_DEVICES = flags.DEFINE_integer("cpu_devices", 1, "Logical CPU devices (mirr
 
 
 def build_vocabulary(work_dir, vocab_size, sentiment_train):
-    from tfbert.data.peoples_daily import load_corpus_documents
-    from tfbert.tokenization import learn_vocab
     texts = ["".join(sentence) for doc in load_corpus_documents() for sentence in doc]
     texts += [text for text, _ in sentiment_train]
     return learn_vocab(texts, vocab_size, os.path.join(work_dir, "vocab"), normalizer="fast")
@@ -48,12 +56,6 @@ def build_vocabulary(work_dir, vocab_size, sentiment_train):
 def run_quickstart(work_dir, config, vocab_size, pretrain_steps, finetune_epochs,
                    max_seq_length, batch_size, cpu_devices=1, finetune_steps=None):
     """Runs the five steps and returns the summary dict (also in `summary.json`)."""
-    from tfbert.data.peoples_daily import load_corpus_documents
-    from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
-    from tfbert.tasks.classification import train_classifier
-    from tfbert.tasks.pretraining import pretrain, text_pairs
-    from tfbert.tokenization import BertTokenizer
-    from tfbert.training import TrainingOptions
     start = time.perf_counter()
     os.makedirs(work_dir, exist_ok=True)
     summary = {"config": config}
@@ -93,12 +95,10 @@ def run_quickstart(work_dir, config, vocab_size, pretrain_steps, finetune_epochs
     summary["classifier_dir"] = options.model_dir
 
     print("== 4/5 SavedModel export (raw text in)", flush=True)
-    from export.saved_model import export_saved_model
     summary["saved_model_dir"] = os.path.abspath(export_saved_model(
         options.model_dir, os.path.join(work_dir, "export"), "sentiment"))
 
     print("== 5/5 TFLite conversion", flush=True)
-    from export.tflite import convert_saved_model
     summary["tflite_file"] = os.path.abspath(convert_saved_model(
         summary["saved_model_dir"], os.path.join(work_dir, "sentiment.tflite")))
 

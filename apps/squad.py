@@ -12,6 +12,8 @@ Add `--version_2_with_negative` for SQuAD v2.0 (unanswerable questions).
 from absl import app, flags
 
 from apps import common_flags
+from tfbert.data.squad import read_squad
+from tfbert.tasks.squad import train_squad
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=2,
                                    max_seq_length=384)
@@ -43,8 +45,6 @@ def main(argv):
         raise app.UsageError(
             f"--max_query_length={_MAX_QUERY_LENGTH.value} leaves no room for the context "
             f"in --max_seq_length={options.max_seq_length}.")
-    from tfbert.data.squad import read_squad
-    from tfbert.tasks.squad import train_squad
     train = read_squad(_TRAIN_FILE.value, skip_mismatched_answers=_SKIP_MISMATCHED.value)
     eval_ = (read_squad(_EVAL_FILE.value, skip_mismatched_answers=_SKIP_MISMATCHED.value)
              if _EVAL_FILE.value else [])

@@ -18,11 +18,9 @@ interleaved and the fastest of `--rounds` counts. Prints chars/s and the ratio t
 import glob
 import os
 
-from absl import app
-from absl import flags
-
 import tensorflow as tf
 import tokenizers
+from absl import app, flags
 from tokenizers import models, normalizers, pre_tokenizers
 
 from benchmarks.timing import interleaved_times, print_table

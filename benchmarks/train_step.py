@@ -22,7 +22,11 @@ from absl import app, flags  # noqa: E402
 from benchmarks.peers import keras_hub_backbone  # noqa: E402
 from benchmarks.timing import interleaved_times, print_table  # noqa: E402
 from tfbert import BertConfig  # noqa: E402
+from tfbert.data.sentiment import load_sentiment_split
 from tfbert.models import BertClassifier, bert_encoder  # noqa: E402
+from tfbert.tasks.classification.features import classification_dataset
+from tfbert.tokenization import BertTokenizer
+from tfbert.tokenization.learn import learn_vocab
 
 _PRESET = flags.DEFINE_enum("preset", "small", ["tiny", "mini", "small", "medium", "base"],
                             "BERT size to compare.")
@@ -66,9 +70,6 @@ def train_rates(preset, batch_size, seq_length, rounds):
 
 def input_pipeline_rate(batch_size, seq_length):
     """Examples/s of tokenizing + packing the sentiment reviews in `tf.data` alone."""
-    from tfbert.data.sentiment import load_sentiment_split
-    from tfbert.inputs import classification_dataset
-    from tfbert.tokenization import BertTokenizer, learn_vocab
     train, _ = load_sentiment_split()
     texts = [t for t, _ in train]
     vocab_dir = os.path.join(os.environ.get("TMPDIR", "/tmp"), "tfbert_bench_vocab")

@@ -17,7 +17,10 @@ the converter leaves them uninitialized, giving NaN outputs).
 import os
 import tempfile
 
+import tensorflow as tf
+from tensorflow.core.framework import op_def_pb2
 from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.client import pywrap_tf_session
 
 # tf-text ops compiled into tensorflow_text/BUILD `ops_lib` at v2.20.0 (the version bundled
 # with tensorflow/serving 2.20.0): every op of its 22 kernel libraries.
@@ -108,8 +111,6 @@ def graph_op_types(saved_model_dir, tags=("serve",)):
 
 
 def _registered_ops():
-    from tensorflow.core.framework import op_def_pb2
-    from tensorflow.python.client import pywrap_tf_session
 
     buffer = pywrap_tf_session.TF_GetAllOpList()
     op_list = op_def_pb2.OpList()
@@ -148,7 +149,6 @@ def check(saved_model_dir, target="tf_serving"):
 
 
 def _audit_saved_model_for_tflite(saved_model_dir):
-    import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

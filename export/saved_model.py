@@ -25,9 +25,17 @@ import re
 import shutil
 import time
 
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
 from absl import app, flags, logging
+from google.protobuf import text_format
+from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+from tensorflow_serving.config import model_server_config_pb2
 
+from export import op_audit
 from export.signatures import load_serving_functions
+from tfbert.tokenization import write_vocab_info
 
 _FLAGS = flags.FLAGS
 
@@ -57,7 +65,6 @@ def audit(saved_model_dir, target="tf_serving"):
     `tf_serving` extends `export.op_audit` with the Python-callback ops (`tf.py_function`,
     `tf.numpy_function`): registered in every TensorFlow build, runnable in none without Python.
     """
-    from export import op_audit
     missing = set(op_audit.audit(saved_model_dir, target))
     if target == "tf_serving":
         missing.update(PYTHON_ONLY_OPS & op_audit.graph_op_types(saved_model_dir))
@@ -81,9 +88,6 @@ def _sample_inputs(functions):
 
 def write_warmup_requests(version_dir, model_name, functions):
     """Writes `assets.extra/tf_serving_warmup_requests`: PredictLogs TF Serving replays."""
-    import numpy as np
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
     requests = []
     sample = _sample_inputs(functions)
     for n in (1, 2):  # batch sizes 1 and 2 (the server traces both shapes at load time)
@@ -108,8 +112,6 @@ def write_warmup_requests(version_dir, model_name, functions):
 
 def write_models_config(export_base, model_name):
     """Adds (or replaces) `model_name` in `EXPORT_BASE/models.config`; returns its path."""
-    from google.protobuf import text_format
-    from tensorflow_serving.config import model_server_config_pb2
     path = os.path.join(export_base, "models.config")
     config = model_server_config_pb2.ModelServerConfig()
     if os.path.isfile(path):
@@ -134,7 +136,6 @@ def _write_assets(version_dir, functions):
     os.makedirs(extra, exist_ok=True)
     tokenizer = functions.tokenizer
     shutil.copyfile(tokenizer.vocab_file, os.path.join(extra, "vocab.txt"))
-    from tfbert.tokenization import write_vocab_info
     write_vocab_info(os.path.join(extra, "vocab.txt"), tokenizer.lower_case,
                      tokenizer.normalizer, tokenizer.max_chars_per_word)
     if functions.labels:
@@ -155,9 +156,6 @@ def self_test(version_dir, functions, atol=1e-5):
     Returns the largest absolute difference of the float outputs; raises `ValueError` when it
     exceeds `atol` or a non-float output differs.
     """
-    import numpy as np
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
     loaded = tf.saved_model.load(version_dir)
     inputs = {k: tf.constant(v) for k, v in _sample_inputs(functions).items()}
     actual = loaded.signatures["serving_default"](**inputs)

@@ -47,7 +47,16 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+import tensorflow_text as tf_text
 from absl import app, flags, logging
+from ai_edge_litert.interpreter import InterpreterWithCustomOps
+
+from export.op_audit import audit_tflite
+from export.signatures import load_serving_functions
+from tfbert.tokenization import read_vocab_info
 
 QUANTIZATIONS = ("none", "float16", "dynamic")
 _FLAGS = flags.FLAGS
@@ -68,8 +77,6 @@ def define_flags(flag_values=flags.FLAGS):
 
 def _convert_saved_model_here(saved_model_dir, output_path, quantize):
     """Converts `serving_default` of an ExportArchive SavedModel (in the calling process)."""
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, ["serving_default"])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.allow_custom_ops = True
@@ -86,7 +93,6 @@ def _convert_saved_model_here(saved_model_dir, output_path, quantize):
 
 def _convert_run_here(model_dir, output_path, quantize):
     """Builds the run's `serving_default` with the fast normalizer, then converts it."""
-    from export.signatures import load_serving_functions
     functions = load_serving_functions(model_dir, normalizer="fast", on_device=True)
     with tempfile.TemporaryDirectory() as tmp:
         functions.archive(with_ids=False).write_out(tmp, verbose=False)
@@ -109,7 +115,6 @@ def _convert_in_child(function, source, output_path, quantize, timeout_seconds):
     if result.returncode != 0:
         raise RuntimeError(f"TFLite conversion of {source} failed (exit {result.returncode}):"
                            f"\n{result.stderr[-3000:]}")
-    from export.op_audit import audit_tflite
     missing = audit_tflite(output_path)
     if missing:
         os.remove(output_path)
@@ -151,7 +156,6 @@ def convert_saved_model(saved_model_dir, output_path, quantize="none", timeout_s
 
 
 def recorded_normalizer(model_dir):
-    from tfbert.tokenization import read_vocab_info
     return read_vocab_info(os.path.join(model_dir, "vocab.txt")).get("normalizer", "exact")
 
 
@@ -193,8 +197,6 @@ class TFLiteModel:
     """
 
     def __init__(self, path, num_threads=None):
-        import tensorflow_text as tf_text
-        from ai_edge_litert.interpreter import InterpreterWithCustomOps
         self.path = path
         self.interpreter = InterpreterWithCustomOps(
             model_path=path, num_threads=num_threads,
@@ -209,7 +211,6 @@ class TFLiteModel:
             texts: list of str/bytes for a one-input model (`text`).
             **inputs: lists of str/bytes by input name (`text_pair`, `question`, `context`).
         """
-        import numpy as np
         if texts is not None:
             inputs["text"] = texts
         if sorted(inputs) != self.input_names:

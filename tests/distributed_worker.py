@@ -23,7 +23,7 @@ GLOBAL_BATCH = 8
 
 
 def run(strategy_name, cpu_devices, model_dir, steps, steps_per_loop, sleep):
-    from tfbert.distribution import get_strategy
+    from tfbert.training.distribution import get_strategy
     strategy = get_strategy(strategy_name, cpu_devices=cpu_devices)
     import keras
     import numpy as np
@@ -31,7 +31,7 @@ def run(strategy_name, cpu_devices, model_dir, steps, steps_per_loop, sleep):
 
     from tfbert import BertConfig, training
     from tfbert.models import BertClassifier, bert_encoder
-    from tfbert.optimization import create_optimizer
+    from tfbert.training.optimization import create_optimizer
 
     rng = np.random.default_rng(0)
     features = {"token_ids": rng.integers(1, 99, (64, 7)).astype("int32"),

@@ -50,7 +50,7 @@ def tiny_task_model(task, num_labels, vocab_size=len(VOCAB), seed=0):
 def tiny_run(model_dir, task="classification", normalizer="fast", text_pair=False,
              labels=None, seed=0, max_seq_length=MAX_SEQ_LENGTH):
     """Saves an untrained odd-sized task model as a fine-tuning run; returns `model_dir`."""
-    from tfbert.run_outputs import save_run
+    from tfbert.training.run_dir import save_run
     if labels is None:
         labels = {"classification": ["neg", "neutral", "pos"], "regression": None,
                   "ner": NER_LABELS, "squad": None}[task]
@@ -73,7 +73,7 @@ def sentiment_run(model_dir, train_steps=300, max_seq_length=64, vocab_size=3000
     if os.path.isfile(os.path.join(model_dir, "task.json")):
         return model_dir, eval_
     from tfbert.tasks.classification import train_classifier
-    from tfbert.tokenization import learn_vocab
+    from tfbert.tokenization.learn import learn_vocab
     from tfbert.training import TrainingOptions
     vocab_file = learn_vocab([t for t, _ in train[::4]], vocab_size,
                              os.path.join(model_dir, "vocab_src"), log=lambda *_: None)

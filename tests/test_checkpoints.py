@@ -12,8 +12,14 @@ from safetensors.numpy import save_file
 
 from apps.convert_checkpoint import convert_checkpoint
 from tests.helpers import assert_all_close, encoder_batch, tiny_config
-from tfbert.checkpoints import (detect_format, load_encoder, load_huggingface, load_native,
-                                load_original, save_encoder)
+from tfbert.checkpoints import (
+    detect_format,
+    load_encoder,
+    load_huggingface,
+    load_native,
+    load_original,
+    save_encoder,
+)
 from tfbert.checkpoints.assign import encoder_tensors
 from tfbert.models import bert_encoder
 

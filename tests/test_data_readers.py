@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from tfbert import metrics
 from tfbert.data import classification, conll, files, peoples_daily, sentiment, squad
+from tfbert.tasks.ner import metrics
 
 
 def write(tmp_path, name, content):
@@ -43,7 +43,7 @@ def test_sentiment_split_rules(tmp_path):
 
 
 def test_sentiment_bad_encoding(tmp_path):
-    write(tmp_path, "neg.txt", "ok\n".encode() + "坏".encode("gbk") + b"\n")
+    write(tmp_path, "neg.txt", b"ok\n" + "坏".encode("gbk") + b"\n")
     write(tmp_path, "pos.txt", "good\n")
     with pytest.raises(ValueError, match=r"neg.txt:2: not valid UTF-8 at byte 3 of the file"):
         sentiment.load_sentiment_split(str(tmp_path))

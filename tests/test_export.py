@@ -28,8 +28,8 @@ EDGE_TEXTS = [b"", ("long words and more " * 150).encode(), b"\xff\xfe bad \xc3(
 
 def keras_reference(model_dir, texts, pairs=None):
     """Probabilities straight from the Keras model, tokenized and packed outside any export."""
-    from tfbert.run_outputs import load_run
     from tfbert.tokenization import BertTokenizer, pack_inputs
+    from tfbert.training.run_dir import load_run
     model, vocab_file, info = load_run(model_dir)
     tok = BertTokenizer(vocab_file)
     second = tok.tokenize(tf.constant(pairs)) if pairs is not None else None
@@ -140,7 +140,7 @@ def test_classifier_keras_savedmodel_grpc_agree(exported, live):
 
 
 def test_serve_ids_matches_keras(exported):
-    from tfbert.run_outputs import load_run
+    from tfbert.training.run_dir import load_run
     runs, dirs = exported[1], exported[2]
     model = load_run(runs["squad"])[0]
     rng = np.random.default_rng(3)
@@ -241,7 +241,7 @@ class PythonCallback(keras.layers.Layer):
 
 def test_export_fails_on_ops_tf_serving_lacks(tmp_path):
     from tfbert.models import BertClassifier
-    from tfbert.run_outputs import save_run
+    from tfbert.training.run_dir import save_run
     run = fx.tiny_run(str(tmp_path / "run"), "classification")
     encoder = fx.tiny_task_model("classification", 3).encoder
     classifier = BertClassifier(encoder, num_classes=3)

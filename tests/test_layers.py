@@ -2,8 +2,17 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import (BATCH, HEADS, HIDDEN, INTERMEDIATE, SEQ, VOCAB, assert_all_close,
-                           run_layer_test, run_serialization_test)
+from tests.helpers import (
+    BATCH,
+    HEADS,
+    HIDDEN,
+    INTERMEDIATE,
+    SEQ,
+    VOCAB,
+    assert_all_close,
+    run_layer_test,
+    run_serialization_test,
+)
 from tfbert.layers import BertEmbeddings, BertPooler, MaskedLMHead, TransformerBlock
 
 rng = np.random.default_rng(0)

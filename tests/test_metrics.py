@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from tfbert import metrics
+from tfbert.tasks.classification import metrics as class_metrics
+from tfbert.tasks.ner import metrics as ner_metrics
 
 # (tags, entities as seqeval's get_entities gives them, end made exclusive)
 SEQEVAL_CASES = [
@@ -32,20 +33,20 @@ SEQEVAL_CASES = [
 
 @pytest.mark.parametrize("tags,expected", SEQEVAL_CASES)
 def test_get_entities_matches_seqeval(tags, expected):
-    assert metrics.get_entities(tags) == expected
+    assert ner_metrics.get_entities(tags) == expected
 
 
 def test_get_entities_rejects_malformed_tags():
     with pytest.raises(ValueError, match=r"tag 'PER' at position 1"):
-        metrics.get_entities(["O", "PER"])
+        ner_metrics.get_entities(["O", "PER"])
     with pytest.raises(ValueError, match=r"tag 'B-' at position 0"):
-        metrics.get_entities(["B-"])
+        ner_metrics.get_entities(["B-"])
 
 
 def test_entity_scores_match_seqeval():
     true = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "I-ORG", "I-ORG"], ["I-LOC", "O"]]
     pred = [["B-PER", "I-PER", "O", "B-ORG"], ["O", "B-ORG", "I-ORG", "O"], ["B-LOC", "O"]]
-    scores = metrics.entity_scores(true, pred)
+    scores = ner_metrics.entity_scores(true, pred)
     # seqeval: precision 0.5, recall 0.5, f1 0.5
     assert (scores["precision"], scores["recall"], scores["f1"]) == (0.5, 0.5, 0.5)
     assert scores["per_type"]["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
@@ -56,52 +57,52 @@ def test_entity_scores_match_seqeval():
 
 def test_entity_scores_do_not_join_entities_across_sentences():
     # "I-PER" opening sentence 2 is a new entity, not the continuation of sentence 1's.
-    scores = metrics.entity_scores([["B-PER"], ["I-PER"]], [["B-PER"], ["I-PER"]])
+    scores = ner_metrics.entity_scores([["B-PER"], ["I-PER"]], [["B-PER"], ["I-PER"]])
     assert scores["f1"] == 1.0
 
 
 def test_entity_scores_zero_division_is_zero():
-    scores = metrics.entity_scores([["O", "O"]], [["O", "O"]])
+    scores = ner_metrics.entity_scores([["O", "O"]], [["O", "O"]])
     assert (scores["precision"], scores["recall"], scores["f1"]) == (0.0, 0.0, 0.0)
     assert scores["per_type"] == {}
 
 
 def test_entity_scores_errors():
     with pytest.raises(ValueError, match=r"`true_tags` has 2 sentences but `pred_tags` has 1"):
-        metrics.entity_scores([["O"], ["O"]], [["O"]])
+        ner_metrics.entity_scores([["O"], ["O"]], [["O"]])
     with pytest.raises(ValueError, match=r"sentence 1: 1 true tags but 2 predicted tags"):
-        metrics.entity_scores([["O"], ["O"]], [["O"], ["O", "O"]])
+        ner_metrics.entity_scores([["O"], ["O"]], [["O"], ["O", "O"]])
     with pytest.raises(ValueError, match=r"tag 'X'"):
-        metrics.entity_scores([["X"]], [["O"]])
+        ner_metrics.entity_scores([["X"]], [["O"]])
 
 
 def test_macro_f1_matches_sklearn():
-    assert metrics.macro_f1([0, 0, 1, 2], [0, 1, 1, 2]) == pytest.approx(0.7777777777777777)
+    assert class_metrics.macro_f1([0, 0, 1, 2], [0, 1, 1, 2]) == pytest.approx(0.7777777777777777)
     # A class only predicted ("c") counts with F1 0, as in sklearn.
-    assert metrics.macro_f1(["a", "a", "b"], ["a", "c", "b"]) == pytest.approx(0.5555555555555555)
-    assert metrics.macro_f1([], []) == 0.0
+    assert class_metrics.macro_f1(["a", "a", "b"], ["a", "c", "b"]) == pytest.approx(0.5555555555555555)
+    assert class_metrics.macro_f1([], []) == 0.0
 
 
 def test_macro_f1_errors():
     with pytest.raises(ValueError, match=r"must be 1-D and the same length"):
-        metrics.macro_f1([0, 1], [0])
+        class_metrics.macro_f1([0, 1], [0])
 
 
 def test_pearson_and_spearman_match_scipy():
     x, y = [1, 2, 2, 3, 5, 8], [2, 1, 4, 4, 9, 7]
-    assert metrics.pearson(x, y) == pytest.approx(0.7812170937796872)
-    assert metrics.spearman(x, y) == pytest.approx(0.8088235294117647)  # with ties
-    assert metrics.spearman([1, 2, 3], [10, 20, 1000]) == pytest.approx(1.0)
-    assert metrics.pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert class_metrics.pearson(x, y) == pytest.approx(0.7812170937796872)
+    assert class_metrics.spearman(x, y) == pytest.approx(0.8088235294117647)  # with ties
+    assert class_metrics.spearman([1, 2, 3], [10, 20, 1000]) == pytest.approx(1.0)
+    assert class_metrics.pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
 
 
 def test_correlation_of_constant_input_is_nan():
-    assert math.isnan(metrics.pearson([1, 1, 1], [1, 2, 3]))
-    assert math.isnan(metrics.spearman([1, 2, 3], [4, 4, 4]))
+    assert math.isnan(class_metrics.pearson([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(class_metrics.spearman([1, 2, 3], [4, 4, 4]))
 
 
 def test_correlation_errors():
     with pytest.raises(ValueError, match=r"at least 2 long"):
-        metrics.pearson([1], [1])
+        class_metrics.pearson([1], [1])
     with pytest.raises(ValueError, match=r"the same length"):
-        metrics.spearman([1, 2, 3], [1, 2])
+        class_metrics.spearman([1, 2, 3], [1, 2])

@@ -2,10 +2,26 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import (BATCH, HIDDEN, SEQ, VOCAB, assert_all_close, encoder_batch,
-                           run_saved_model_test, run_serialization_test, tiny_config)
-from tfbert.models import (BertClassifier, BertEncoder, BertPretrainer, BertSpanQA,
-                           BertTokenClassifier, bert_encoder, encoder_config)
+from tests.helpers import (
+    BATCH,
+    HIDDEN,
+    SEQ,
+    VOCAB,
+    assert_all_close,
+    encoder_batch,
+    run_saved_model_test,
+    run_serialization_test,
+    tiny_config,
+)
+from tfbert.models import (
+    BertClassifier,
+    BertEncoder,
+    BertPretrainer,
+    BertSpanQA,
+    BertTokenClassifier,
+    bert_encoder,
+    encoder_config,
+)
 
 
 @pytest.fixture(scope="module")

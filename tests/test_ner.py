@@ -8,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from tfbert import ner_inputs
-from tfbert.tokenization import BertTokenizer
 from tests.helpers import write_tiny_config, write_vocab
+from tfbert.tasks.ner import features as ner_inputs
+from tfbert.tasks.ner import postprocess as ner_postprocess
+from tfbert.tokenization import BertTokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
@@ -78,7 +79,7 @@ def test_words_without_pieces_are_predicted_o(tokenizer):
     f = ner_inputs.ner_features(sentences, tokenizer, 8)
     assert f.sentence.tolist() == [0]  # the all-blank sentence has no window
     class_ids = np.full(f.word.shape, 1)  # everything B-PER
-    tags = ner_inputs.window_tags(f, class_ids, sentences, LABELS)
+    tags = ner_postprocess.window_tags(f, class_ids, sentences, LABELS)
     assert tags == [["B-PER", "O", "B-PER", "O", "B-PER"], ["O", "O"]]
 
 
@@ -103,13 +104,13 @@ def test_entities_have_character_offsets():
     text = "在北京 新华社说"
     words, spans = ner_inputs.split_words(text, "chars")
     tags = ["O", "B-LOC", "I-LOC", "O", "B-ORG", "I-ORG", "I-ORG", "O"]
-    assert ner_inputs.tagged_entities(text, spans, tags) == [
+    assert ner_postprocess.tagged_entities(text, spans, tags) == [
         {"type": "LOC", "text": "北京", "start": 1, "end": 3},
         {"type": "ORG", "text": "新华社", "start": 4, "end": 7}]
     text = "John  lives in New York ."
     words, spans = ner_inputs.split_words(text, "whitespace")
     assert words == ["John", "lives", "in", "New", "York", "."]
-    found = ner_inputs.tagged_entities(text, spans, ["B-PER", "O", "O", "B-LOC", "I-LOC", "O"])
+    found = ner_postprocess.tagged_entities(text, spans, ["B-PER", "O", "O", "B-LOC", "I-LOC", "O"])
     assert [(e["text"], e["start"], e["end"]) for e in found] == [
         ("John", 0, 4), ("New York", 15, 23)]
     with pytest.raises(ValueError, match="word_split"):
@@ -174,7 +175,7 @@ def test_learns_peoples_daily_entities(tmp_path):
     sentences. Measured entity F1 0.30 (0.20 after 400 steps); the floor sits well below."""
     from tfbert.data.peoples_daily import NER_LABELS, load_ner_split
     from tfbert.tasks.ner import train_ner
-    from tfbert.tokenization import learn_vocab
+    from tfbert.tokenization.learn import learn_vocab
     from tfbert.training import TrainingOptions
     train, eval_ = load_ner_split()
     train, eval_ = train[:2000], eval_[:300]

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfbert.optimization import WarmupLinearDecay, create_optimizer
+from tfbert.training.optimization import WarmupLinearDecay, create_optimizer
 
 
 def test_schedule_warms_up_then_decays_linearly():

@@ -1,11 +1,10 @@
 """Packing: [CLS]/[SEP] layout, longest-first truncation, offsets, Keras layer, TFLite ops."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfbert.tokenization import BertPacker, pack_inputs, pack_offsets, trim_padding
+from tfbert.tokenization import pack_inputs, pack_offsets, trim_padding
 from tfbert.tokenization.packing import truncate_lengths
 
 CLS, SEP, PAD = 2, 3, 0
@@ -69,24 +68,10 @@ def test_pack_offsets_follow_pieces():
     assert packed_ends.numpy().tolist() == [[-1, 3, 8, 12, -1], [-1, 5, -1, -1, -1]]
 
 
-def test_packer_layer_serialization():
-    packer = BertPacker(max_seq_length=9, cls_id=7, sep_id=8, pad_id=1, name="packer")
-    restored = BertPacker.from_config(packer.get_config())
-    assert restored.get_config() == packer.get_config()
-    revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(packer))
-    first = tf.ragged.constant([[11, 12], [13]])
-    second = tf.ragged.constant([[14], [15, 16, 17]])
-    for a, b in zip(packer(first, second).values(), revived(first, second).values()):
-        np.testing.assert_array_equal(a, b)
-    assert packer(first)["token_ids"].numpy().tolist()[0] == [7, 11, 12, 8, 1, 1, 1, 1, 1]
-
-
 def test_bad_max_seq_length():
     with pytest.raises(ValueError, match="`max_seq_length` \\(2\\) must be at least 3"):
         pack_inputs(tf.ragged.constant([[1]]), 2, CLS, SEP, PAD,
                     second=tf.ragged.constant([[1]]))
-    with pytest.raises(ValueError, match="`max_seq_length` \\(1\\)"):
-        BertPacker(max_seq_length=1, cls_id=CLS, sep_id=SEP)
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ TINY_CONFIG = {"hidden_size": 12, "num_hidden_layers": 2, "num_attention_heads":
 def vocab_file(tmp_path_factory):
     from tfbert.data.peoples_daily import load_corpus_documents
     from tfbert.data.sentiment import load_sentiment_split
-    from tfbert.tokenization import learn_vocab
+    from tfbert.tokenization.learn import learn_vocab
     documents = load_corpus_documents()[:200]
     texts = ["".join(s) for d in documents for s in d]
     texts += [t for t, _ in load_sentiment_split()[0][:2000]]
@@ -40,8 +40,8 @@ def _options(tmp_path, name, **overrides):
 @pytest.mark.slow
 def test_classifier_trains_saves_and_predicts(tmp_path, vocab_file, config_file):
     from tfbert.data.sentiment import load_sentiment_split
-    from tfbert.run_outputs import load_run
     from tfbert.tasks.classification import predict_file, train_classifier
+    from tfbert.training.run_dir import load_run
     train, eval_ = load_sentiment_split()
     train = [(t, None, y) for t, y in train[::40]]
     eval_ = [(t, None, y) for t, y in eval_[::10]]
@@ -121,8 +121,8 @@ def test_pretraining_then_fine_tuning_from_its_encoder(tmp_path, vocab_file, con
 
 @pytest.mark.slow
 def test_pretraining_records_round_trip(tmp_path, vocab_file, config_file):
-    from tfbert.data import pretraining as data
     from tfbert.data.peoples_daily import load_corpus_documents
+    from tfbert.tasks.pretraining import features as data
     from tfbert.tasks.pretraining import pretrain
     from tfbert.tokenization import BertTokenizer
     tokenizer = BertTokenizer(vocab_file)
@@ -146,7 +146,7 @@ def test_pretraining_records_round_trip(tmp_path, vocab_file, config_file):
 @pytest.mark.slow
 def test_create_pretraining_data_program(tmp_path, vocab_file):
     from apps.create_pretraining_data import create_pretraining_data
-    from tfbert.data.pretraining import read_tfrecords
+    from tfbert.tasks.pretraining.features import read_tfrecords
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n\n".join(
         "\n".join(f"Document {d} says sentence {s} about topic {d * s}." for s in range(6))

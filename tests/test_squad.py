@@ -8,10 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from tfbert import squad_inputs, squad_metrics
-from tfbert.data.squad import SquadExample, read_squad
-from tfbert.tokenization import BertTokenizer
 from tests.helpers import write_tiny_config, write_vocab
+from tfbert.data.squad import SquadExample, read_squad
+from tfbert.tasks.squad import features as squad_inputs
+from tfbert.tasks.squad import metrics as squad_metrics
+from tfbert.tasks.squad import postprocess as squad_postprocess
+from tfbert.tokenization import BertTokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORDS = ("the a an of in to and is was by at on city river north south old new "
@@ -117,13 +119,13 @@ def test_postprocess_picks_exact_substring_and_null(tmp_path):
     s, e = features.start_positions[0], features.end_positions[0]
     start[0, s], end[0, e] = 3.0, 3.0  # span score 6 beats null -10
     start[1, 0], end[1, 0] = 4.0, 4.0  # null 8 beats the best span (-10)
-    predictions, nbest, null_odds = squad_inputs.postprocess(
+    predictions, nbest, null_odds = squad_postprocess.postprocess(
         examples, features, start, end, n_best_size=3, version_2_with_negative=True)
     assert predictions == {"a": "old towers", "b": ""}
     assert nbest["a"][0]["text"] == "old towers"
     assert abs(sum(c["probability"] for c in nbest["a"]) - 1) < 1e-6
     assert null_odds["a"] < 0 < null_odds["b"]
-    v1, _, _ = squad_inputs.postprocess(examples, features, start, end)
+    v1, _, _ = squad_postprocess.postprocess(examples, features, start, end)
     assert v1["a"] == "old towers" and v1["b"] != ""
 
 

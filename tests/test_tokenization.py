@@ -8,8 +8,8 @@ import tensorflow as tf
 import tokenizers
 from tokenizers import models, normalizers, pre_tokenizers
 
-from tfbert.tokenization import BertTokenizer, char_offsets, learn_vocab, load_vocab
-from tfbert.tokenization import read_vocab_info
+from tfbert.tokenization import BertTokenizer, char_offsets, load_vocab, read_vocab_info
+from tfbert.tokenization.learn import learn_vocab
 from tfbert.tokenization.tokenizer import WORD_BOUNDARY_CHARS
 
 SITE = os.path.dirname(os.path.dirname(tokenizers.__file__))

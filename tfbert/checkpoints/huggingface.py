@@ -8,6 +8,7 @@ with the `bert.` prefix of the task models (`BertForPreTraining`, ...) or withou
 import os
 
 import numpy as np
+from safetensors.numpy import load_file
 
 from tfbert.checkpoints import assign, layout
 from tfbert.config import BertConfig
@@ -57,7 +58,6 @@ def read_tensors(directory, allow_pickle=False):
     """
     path = os.path.join(directory, SAFETENSORS_FILE)
     if os.path.isfile(path):
-        from safetensors.numpy import load_file
         return path, load_file(path)
     path = os.path.join(directory, PICKLE_FILE)
     if os.path.isfile(path):

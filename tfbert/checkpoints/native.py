@@ -13,8 +13,8 @@ import h5py
 
 from tfbert.checkpoints import layout
 from tfbert.config import BertConfig
-from tfbert.tokenization import vocab as vocab_info
 from tfbert.models.encoder import bert_encoder, encoder_config
+from tfbert.tokenization import vocab as vocab_info
 
 CONFIG_FILE = "bert_config.json"
 WEIGHTS_FILE = "encoder.weights.h5"

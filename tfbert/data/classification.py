@@ -12,7 +12,7 @@ class ClassificationExample(typing.NamedTuple):
 
     label: str
     text: str
-    text_pair: typing.Optional[str] = None
+    text_pair: str | None = None
 
 
 def _csv_rows(path):

@@ -5,6 +5,7 @@ One sentence per line, an empty line between documents (google-research/bert
 """
 
 from tfbert.data.files import read_lines
+from tfbert.data.peoples_daily import load_corpus_documents
 
 
 def read_text_corpus(path):
@@ -40,5 +41,4 @@ def load_pretraining_documents(input_file=None):
     """
     if input_file:
         return read_text_corpus(input_file), False
-    from tfbert.data.peoples_daily import load_corpus_documents
     return load_corpus_documents(), True

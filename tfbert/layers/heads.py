@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from tfbert.layers.transformer import _ACTIVATIONS
+
 
 @keras.saving.register_keras_serializable(package="tfbert")
 class MaskedLMHead(keras.layers.Layer):
@@ -32,7 +34,6 @@ class MaskedLMHead(keras.layers.Layer):
         self.initializer_range = initializer_range
 
     def build(self, sequence_shape, masked_positions_shape=None):
-        from tfbert.layers.transformer import _ACTIVATIONS
         hidden_size = sequence_shape[-1]
         self._activation_fn = _ACTIVATIONS[self.activation]
         self.transform = keras.layers.Dense(

@@ -1,7 +1,12 @@
 """BERT models: the encoder and the task models built on it."""
 
 from tfbert.models.encoder import BertEncoder, bert_encoder, encoder_config
-from tfbert.models.tasks import BertClassifier, BertPretrainer, BertSpanQA, BertTokenClassifier
+from tfbert.models.task_models import (
+           BertClassifier,
+           BertPretrainer,
+           BertSpanQA,
+           BertTokenClassifier,
+)
 
 __all__ = ["BertClassifier", "BertEncoder", "BertPretrainer", "BertSpanQA",
            "BertTokenClassifier", "bert_encoder", "encoder_config"]

@@ -1,1 +1,2 @@
-"""Task runners the programs call: train, evaluate and save one task end to end."""
+"""One folder per task: features (text -> inputs, labels), run (train / evaluate / predict),
+metrics, postprocess and the serving signature the exporter asks for."""

@@ -1,15 +1,11 @@
-"""In-graph BERT tokenization (tf-text fast kernels), input packing and vocabulary building."""
+"""In-graph BERT tokenization: normalize, vocabulary files, tokenizer, packing.
 
-from tfbert.tokenization.packing import BertPacker
-from tfbert.tokenization.packing import char_offsets
-from tfbert.tokenization.packing import pack_inputs
-from tfbert.tokenization.packing import pack_offsets
-from tfbert.tokenization.packing import trim_padding
+Learning a vocabulary (`tfbert.tokenization.learn`) imports keras-hub, so it is not imported here.
+"""
+
+from tfbert.tokenization.packing import char_offsets, pack_inputs, pack_offsets, trim_padding
 from tfbert.tokenization.tokenizer import BertTokenizer
-from tfbert.tokenization.vocab import learn_vocab
-from tfbert.tokenization.vocab import load_vocab
-from tfbert.tokenization.vocab import read_vocab_info
-from tfbert.tokenization.vocab import write_vocab_info
+from tfbert.tokenization.vocab import load_vocab, read_vocab_info, write_vocab_info
 
-__all__ = ["BertPacker", "BertTokenizer", "char_offsets", "learn_vocab", "load_vocab",
-           "pack_inputs", "pack_offsets", "read_vocab_info", "trim_padding", "write_vocab_info"]
+__all__ = ["BertTokenizer", "char_offsets", "load_vocab", "pack_inputs",
+           "pack_offsets", "read_vocab_info", "trim_padding", "write_vocab_info"]

@@ -5,7 +5,6 @@ ragged slicing and concatenation produce; so every ragged input is turned dense 
 `to_tensor(shape=...)` and the rest is `range`, `gather`, `where` on [batch, seq] tensors.
 """
 
-import keras
 import tensorflow as tf
 
 
@@ -130,39 +129,3 @@ def char_offsets(text, byte_starts, byte_ends):
         return offsets.with_flat_values(index - tf.gather(char_base, rows))
 
     return convert(byte_starts), convert(byte_ends)
-
-
-@keras.saving.register_keras_serializable(package="tfbert")
-class BertPacker(keras.layers.Layer):
-    """Keras layer form of `pack_inputs`: ragged ids in, BERT encoder inputs out.
-
-    Args:
-        max_seq_length: int, static output length.
-        cls_id, sep_id, pad_id: int, special token ids (from `BertTokenizer`).
-
-    Call inputs: `first` int ragged [batch, (pieces)], optional `second` likewise.
-    Outputs: dict of int32 [batch, max_seq_length] `token_ids`, `segment_ids`, `padding_mask`.
-
-    Example:
-    >>> packer = BertPacker(max_seq_length=8, cls_id=2, sep_id=3, pad_id=0)
-    >>> packer(tf.ragged.constant([[7, 8, 9]]))["token_ids"]  # [[2, 7, 8, 9, 3, 0, 0, 0]]
-    """
-
-    def __init__(self, max_seq_length, cls_id, sep_id, pad_id=0, **kwargs):
-        super().__init__(**kwargs)
-        if max_seq_length < 3:
-            raise ValueError(f"`max_seq_length` ({max_seq_length}) must be at least 3.")
-        self.max_seq_length = max_seq_length
-        self.cls_id = cls_id
-        self.sep_id = sep_id
-        self.pad_id = pad_id
-        self.built = True
-
-    def call(self, first, second=None):
-        return _pack(first, second, self.max_seq_length, self.cls_id, self.sep_id, self.pad_id)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(max_seq_length=self.max_seq_length, cls_id=self.cls_id,
-                      sep_id=self.sep_id, pad_id=self.pad_id)
-        return config

@@ -39,8 +39,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tfbert.tokenization import vocab as vocab_lib
-
-_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\p{Cf}\p{Co}\x{fffd}]"
+from tfbert.tokenization.normalize import normalize_text
 
 # Characters that always end a word in exact-normalized text: ASCII whitespace and symbols,
 # CJK ideographs (each is a word), common CJK and full-width punctuation. Anything else may
@@ -52,21 +51,6 @@ WORD_BOUNDARY_CHARS = (
     r"\x{ff01}-\x{ff03}\x{ff05}-\x{ff0a}\x{ff0c}-\x{ff0f}\x{ff1a}\x{ff1b}\x{ff1f}\x{ff20}")
 # Beyond this the counted regex gets large; every batch is then counted.
 _MAX_REGEX_RUN = 200
-
-
-def normalize_text(text, lower_case=True, normalizer="exact"):
-    """Normalizes tf.string text as the tokenizer does before splitting (any shape)."""
-    if normalizer == "fast":
-        return tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=lower_case).normalize(text)
-    text = tf.strings.regex_replace(text, _CONTROL, "")
-    if lower_case:
-        text = tf.strings.regex_replace(text, "\u03a3", "\u03c3")
-        text = tf_text.normalize_utf8(text, "NFD")
-        text = tf.strings.regex_replace(text, r"\p{Mn}", "")
-        # ICU full lower-casing, as Python's str.lower and Rust's char::to_lowercase do
-        # (the default "" encoding would touch ASCII only).
-        text = tf.strings.lower(text, encoding="utf-8")
-    return text
 
 
 class BertTokenizer(tf.Module):

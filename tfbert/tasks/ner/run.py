@@ -7,13 +7,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbert import metrics as metrics_lib
-from tfbert import ner_inputs
 from tfbert import training
-from tfbert.distribution import get_strategy
+from tfbert.data.files import read_lines
 from tfbert.models import BertTokenClassifier
-from tfbert.run_outputs import load_run, save_run
+from tfbert.tasks.ner import features as ner_inputs
+from tfbert.tasks.ner import metrics as metrics_lib
+from tfbert.tasks.ner import postprocess as ner_postprocess
 from tfbert.tokenization import BertTokenizer
+from tfbert.training.distribution import get_strategy
+from tfbert.training.run_dir import load_run, save_run
 
 
 def _dataset(features, batch_size, shuffle=False, drop_remainder=False, seed=0):
@@ -32,7 +34,7 @@ def predict_tags(model, tokenizer, sentences, max_seq_length, label_names, batch
         class_ids = model.predict(ds, verbose=0).argmax(-1)
     else:
         class_ids = np.zeros_like(features.labels)
-    return ner_inputs.window_tags(features, class_ids, sentences, label_names)
+    return ner_postprocess.window_tags(features, class_ids, sentences, label_names)
 
 
 def evaluate(model, tokenizer, examples, max_seq_length, label_names, batch_size=64):
@@ -104,7 +106,6 @@ def predict_file(model_dir, input_file, output_file, batch_size=64):
     Each output line is `{"text": ..., "entities": [{"type", "text", "start", "end"}]}`
     with character offsets into the text (`end` exclusive).
     """
-    from tfbert.data.files import read_lines
     model, vocab_file, info = load_run(model_dir)
     if info["task"] != "ner":
         raise ValueError(f"{model_dir} holds a {info['task']!r} run, not an NER run.")
@@ -114,7 +115,7 @@ def predict_file(model_dir, input_file, output_file, batch_size=64):
                         info["max_seq_length"], info["labels"], batch_size)
     with open(output_file, "w", encoding="utf-8") as f:
         for text, (_, spans), text_tags in zip(texts, split, tags):
-            entities = ner_inputs.tagged_entities(text, spans, text_tags)
+            entities = ner_postprocess.tagged_entities(text, spans, text_tags)
             f.write(json.dumps({"text": text, "entities": entities}, ensure_ascii=False) + "\n")
     print(f"Wrote entities of {len(texts)} texts to {output_file}", flush=True)
     return os.path.abspath(output_file)

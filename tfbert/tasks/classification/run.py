@@ -1,16 +1,16 @@
 """Sequence classification and regression: train, evaluate, save, predict."""
 
+import keras
 import numpy as np
 
-import keras
-
-from tfbert import metrics as metrics_lib
 from tfbert import training
-from tfbert.distribution import get_strategy
-from tfbert.inputs import classification_dataset
+from tfbert.data.files import read_lines
 from tfbert.models import BertClassifier
-from tfbert.run_outputs import load_run, save_run
+from tfbert.tasks.classification import metrics as metrics_lib
+from tfbert.tasks.classification.features import classification_dataset
 from tfbert.tokenization import BertTokenizer
+from tfbert.training.distribution import get_strategy
+from tfbert.training.run_dir import load_run, save_run
 
 
 def _columns(examples):
@@ -86,7 +86,6 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
 
 def predict_file(model_dir, input_file, output_file, batch_size=64):
     """Labels every line of `input_file` (`text` or `text<TAB>text_pair`) into a TSV."""
-    from tfbert.data.files import read_lines
     model, vocab_file, info = load_run(model_dir)
     rows = [line.split("\t") for _, line in read_lines(input_file) if line.strip()]
     texts = [r[0] for r in rows]

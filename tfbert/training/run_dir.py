@@ -11,6 +11,8 @@ import shutil
 
 import keras
 
+import tfbert.models  # noqa: F401  (registers the task models for loading)
+import tfbert.training.optimization  # noqa: F401  (the schedule of a compiled run)
 from tfbert.tokenization import vocab as vocab_lib
 
 TASKS = ("classification", "regression", "ner", "squad", "pretraining")
@@ -53,6 +55,4 @@ def load_run(model_dir):
                 "(model.keras, vocab.txt, task.json).")
     with open(task_path, encoding="utf-8") as f:
         info = json.load(f)
-    import tfbert.models  # noqa: F401  (registers the serializable classes)
-    import tfbert.optimization  # noqa: F401  (the learning-rate schedule of a compiled run)
     return keras.saving.load_model(model_path), os.path.join(model_dir, "vocab.txt"), info

@@ -1,4 +1,4 @@
-"""Evaluation metrics in numpy: entity-level NER scores, macro-F1, Pearson and Spearman.
+"""Entity-level NER scores in Python.
 
 Entity scores count exactly as `seqeval` does in its default mode (conlleval rules): an
 `I-X` after `O` or after another type starts an entity, and a type change ends one. They
@@ -6,8 +6,6 @@ are checked against `seqeval` 1.2.2 in tests; seqeval itself is not a dependency
 """
 
 import re
-
-import numpy as np
 
 _TAG = re.compile(r"O|[BIES]-\S+")
 
@@ -106,66 +104,3 @@ def entity_scores(true_tags, pred_tags):
         p, r, f = _prf(count(correct), count(pred_set), count(true_set))
         per_type[type_] = {"precision": p, "recall": r, "f1": f, "support": count(true_set)}
     return {"precision": precision, "recall": recall, "f1": f1, "per_type": per_type}
-
-
-def macro_f1(labels, predictions):
-    """Unweighted mean of per-class F1 over the classes in `labels` or `predictions`.
-
-    Same as scikit-learn's `f1_score(average="macro")` (a class never predicted and never
-    true does not count; a 0/0 ratio is 0.0).
-
-    Args:
-        labels: 1-D array-like of class ids or names.
-        predictions: 1-D array-like of the same length.
-
-    Example:
-    >>> macro_f1([0, 0, 1, 2], [0, 1, 1, 2])
-    0.7777777777777777
-    """
-    labels, predictions = np.asarray(labels), np.asarray(predictions)
-    if labels.shape != predictions.shape or labels.ndim != 1:
-        raise ValueError(
-            f"`labels` {labels.shape} and `predictions` {predictions.shape} must be 1-D "
-            "and the same length"
-        )
-    scores = []
-    for c in np.union1d(labels, predictions):
-        true, pred = labels == c, predictions == c
-        scores.append(_prf(int(np.sum(true & pred)), int(np.sum(pred)), int(np.sum(true)))[2])
-    return float(np.mean(scores)) if scores else 0.0
-
-
-def _check_pair(x, y):
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError(
-            f"`x` {x.shape} and `y` {y.shape} must be 1-D, the same length and at least 2 long"
-        )
-    return x, y
-
-
-def pearson(x, y):
-    """Pearson correlation of two 1-D arrays; nan if either is constant (as scipy)."""
-    x, y = _check_pair(x, y)
-    x, y = x - x.mean(), y - y.mean()
-    denominator = np.sqrt(np.sum(x * x) * np.sum(y * y))
-    return float(np.sum(x * y) / denominator) if denominator else float("nan")
-
-
-def _ranks(x):
-    """1-based ranks, ties given their average rank (scipy's `rankdata` default)."""
-    order = np.argsort(x, kind="stable")
-    sorted_x = x[order]
-    # Boundaries of runs of equal values in sorted order.
-    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
-    ends = np.r_[starts[1:], len(x)]
-    average = (starts + ends + 1) / 2.0  # mean of ranks starts+1 .. ends
-    ranks = np.empty(len(x))
-    ranks[order] = np.repeat(average, ends - starts)
-    return ranks
-
-
-def spearman(x, y):
-    """Spearman rank correlation of two 1-D arrays (Pearson of average ranks, as scipy)."""
-    x, y = _check_pair(x, y)
-    return pearson(_ranks(x), _ranks(y))

@@ -6,13 +6,14 @@ import os
 import keras
 import tensorflow as tf
 
-from tfbert import squad_inputs
-from tfbert import squad_metrics
 from tfbert import training
-from tfbert.distribution import get_strategy
 from tfbert.models import BertSpanQA
-from tfbert.run_outputs import save_run
+from tfbert.tasks.squad import features as squad_inputs
+from tfbert.tasks.squad import metrics as squad_metrics
+from tfbert.tasks.squad import postprocess as squad_postprocess
 from tfbert.tokenization import BertTokenizer
+from tfbert.training.distribution import get_strategy
+from tfbert.training.run_dir import save_run
 
 
 def _write_json(path, value):
@@ -29,7 +30,7 @@ def predict_squad(model, examples, features, output_dir, batch_size=64, n_best_s
     (and `null_odds.json` for v2.0) in `output_dir`; returns `{id: answer text}`."""
     ds = tf.data.Dataset.from_tensor_slices(features.inputs).batch(batch_size)
     outputs = model.predict(ds, verbose=0)
-    predictions, nbest, null_odds = squad_inputs.postprocess(
+    predictions, nbest, null_odds = squad_postprocess.postprocess(
         examples, features, outputs["start_logits"], outputs["end_logits"],
         n_best_size=n_best_size, max_answer_length=max_answer_length,
         version_2_with_negative=version_2_with_negative,

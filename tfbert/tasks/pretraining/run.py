@@ -5,10 +5,11 @@ import os
 import keras
 
 from tfbert import training
-from tfbert.data import pretraining as pretraining_data
-from tfbert.distribution import get_strategy
+from tfbert.checkpoints import save_encoder
 from tfbert.models import BertPretrainer
+from tfbert.tasks.pretraining import features as pretraining_data
 from tfbert.tokenization import BertTokenizer
+from tfbert.training.distribution import get_strategy
 
 
 def special_ids(tokenizer):
@@ -45,7 +46,6 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
     checkpoint format: config, weights, vocab — usable as `--init_checkpoint`) and
     `metrics.json` under `options.model_dir`.
     """
-    from tfbert.checkpoints import save_encoder
     timer = training.PhaseTimer()
     strategy = get_strategy(options.strategy, options.tpu, options.cpu_devices)
     vocab_file = training.resolve_vocab_file(options)

@@ -14,8 +14,6 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from tfbert.metrics import get_entities
-
 WORD_SPLITS = ("chars", "whitespace")
 
 
@@ -108,16 +106,6 @@ def ner_features(sentences, tokenizer, max_seq_length, tags=None, label_names=No
     return NerFeatures(inputs, labels, weights, sentence, word)
 
 
-def window_tags(features, class_ids, sentences, label_names):
-    """Tag lists per sentence from per-position class ids [windows, seq]; unseen words `O`."""
-    result = [["O"] * len(words) for words in sentences]
-    rows, positions = np.nonzero(features.word >= 0)
-    for row, pos in zip(rows, positions):
-        result[features.sentence[row]][features.word[row, pos]] = label_names[
-            int(class_ids[row, pos])]
-    return result
-
-
 def split_words(text, word_split):
     """Splits raw text into `(words, char spans)`: every character, or whitespace tokens."""
     if word_split == "chars":
@@ -127,12 +115,3 @@ def split_words(text, word_split):
     else:
         raise ValueError(f"`word_split` must be one of {WORD_SPLITS}, got {word_split!r}.")
     return [text[a:b] for a, b in spans], spans
-
-
-def tagged_entities(text, spans, tags):
-    """Entities of one text as dicts `{type, text, start, end}` (character offsets)."""
-    entities = []
-    for type_, first, last in get_entities(tags):
-        start, end = spans[first][0], spans[last - 1][1]
-        entities.append({"type": type_, "text": text[start:end], "start": start, "end": end})
-    return entities

@@ -1,0 +1,73 @@
+"""Classification and regression metrics in numpy: macro-F1, Pearson and Spearman."""
+
+import numpy as np
+
+
+def _prf(correct, predicted, actual):
+    precision = correct / predicted if predicted else 0.0
+    recall = correct / actual if actual else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def macro_f1(labels, predictions):
+    """Unweighted mean of per-class F1 over the classes in `labels` or `predictions`.
+
+    Same as scikit-learn's `f1_score(average="macro")` (a class never predicted and never
+    true does not count; a 0/0 ratio is 0.0).
+
+    Args:
+        labels: 1-D array-like of class ids or names.
+        predictions: 1-D array-like of the same length.
+
+    Example:
+    >>> macro_f1([0, 0, 1, 2], [0, 1, 1, 2])
+    0.7777777777777777
+    """
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape or labels.ndim != 1:
+        raise ValueError(
+            f"`labels` {labels.shape} and `predictions` {predictions.shape} must be 1-D "
+            "and the same length"
+        )
+    scores = []
+    for c in np.union1d(labels, predictions):
+        true, pred = labels == c, predictions == c
+        scores.append(_prf(int(np.sum(true & pred)), int(np.sum(pred)), int(np.sum(true)))[2])
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _check_pair(x, y):
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError(
+            f"`x` {x.shape} and `y` {y.shape} must be 1-D, the same length and at least 2 long"
+        )
+    return x, y
+
+
+def pearson(x, y):
+    """Pearson correlation of two 1-D arrays; nan if either is constant (as scipy)."""
+    x, y = _check_pair(x, y)
+    x, y = x - x.mean(), y - y.mean()
+    denominator = np.sqrt(np.sum(x * x) * np.sum(y * y))
+    return float(np.sum(x * y) / denominator) if denominator else float("nan")
+
+
+def _ranks(x):
+    """1-based ranks, ties given their average rank (scipy's `rankdata` default)."""
+    order = np.argsort(x, kind="stable")
+    sorted_x = x[order]
+    # Boundaries of runs of equal values in sorted order.
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
+    ends = np.r_[starts[1:], len(x)]
+    average = (starts + ends + 1) / 2.0  # mean of ranks starts+1 .. ends
+    ranks = np.empty(len(x))
+    ranks[order] = np.repeat(average, ends - starts)
+    return ranks
+
+
+def spearman(x, y):
+    """Spearman rank correlation of two 1-D arrays (Pearson of average ranks, as scipy)."""
+    x, y = _check_pair(x, y)
+    return pearson(_ranks(x), _ranks(y))

@@ -1,0 +1,5 @@
+"""Named-entity recognition (token classification): features, run, metrics, postprocess, serving."""
+
+from tfbert.tasks.ner.run import evaluate, predict_file, predict_tags, train_ner
+
+__all__ = ["evaluate", "predict_file", "predict_tags", "train_ner"]
