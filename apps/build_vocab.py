@@ -11,21 +11,25 @@ import time
 from absl import app, flags
 
 from tfbert.tokenization import vocab as vocab_lib
+from tfbert.tokenization.learn import learn_vocab
 
-FLAGS = flags.FLAGS
-flags.DEFINE_list("input_files", None, "Comma-separated text files, one text per line.")
-flags.DEFINE_string("output_dir", None, "Directory that receives vocab.txt and "
-                    "vocab_info.json.")
-flags.DEFINE_integer("vocab_size", 8000, "Size of the vocabulary, special tokens included.",
-                     lower_bound=6)
-flags.DEFINE_boolean("lower_case", True, "Whether to lower-case and strip accents.")
-flags.DEFINE_enum("normalizer", "fast", ["fast", "exact"], "Normalizer the vocabulary is "
-                  "learned with and recorded for: fast (tf-text, runs in TFLite) or exact "
-                  "(bit-exact to the reference BERT tokenization).")
-flags.DEFINE_enum("format", "lines", ["lines", "peoples_daily"], "Input format: plain lines, "
-                  "or People's Daily word/POS lines whose tags are removed.")
-flags.DEFINE_integer("max_lines", 0, "Read at most this many lines per file (0: all).",
-                     lower_bound=0)
+_INPUT_FILES = flags.DEFINE_list("input_files", None,
+                                 "Comma-separated text files, one text per line.")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None,
+                                  "Directory that receives vocab.txt and vocab_info.json.")
+_VOCAB_SIZE = flags.DEFINE_integer("vocab_size", 8000, "Size of the vocabulary, special "
+                                   "tokens included.", lower_bound=6)
+_LOWER_CASE = flags.DEFINE_boolean("lower_case", True, "Whether to lower-case and strip "
+                                   "accents.")
+_NORMALIZER = flags.DEFINE_enum(
+    "normalizer", "fast", ["fast", "exact"], "Normalizer the vocabulary is learned with and "
+    "recorded for: fast (tf-text, runs in TFLite) or exact (bit-exact to the reference BERT "
+    "tokenization).")
+_FORMAT = flags.DEFINE_enum(
+    "format", "lines", ["lines", "peoples_daily"], "Input format: plain lines, or People's "
+    "Daily word/POS lines whose tags are removed.")
+_MAX_LINES = flags.DEFINE_integer("max_lines", 0, "Read at most this many lines per file "
+                                  "(0: all).", lower_bound=0)
 
 
 def read_texts(paths, input_format="lines", max_lines=0):
@@ -51,7 +55,7 @@ def build_vocab(input_files, output_dir, vocab_size=8000, lower_case=True, norma
     texts = read_texts(input_files, input_format, max_lines)
     print(f"read {len(texts)} texts from {len(input_files)} file(s) in "
           f"{time.time() - start:.1f}s")
-    vocab_file = vocab_lib.learn_vocab(texts, vocab_size, output_dir, lower_case=lower_case,
+    vocab_file = learn_vocab(texts, vocab_size, output_dir, lower_case=lower_case,
                                        normalizer=normalizer)
     size = len(vocab_lib.load_vocab(vocab_file))
     print(f"wrote {vocab_file} ({size} tokens, normalizer={normalizer}, "
@@ -62,9 +66,9 @@ def build_vocab(input_files, output_dir, vocab_size=8000, lower_case=True, norma
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    build_vocab(FLAGS.input_files, FLAGS.output_dir, vocab_size=FLAGS.vocab_size,
-                lower_case=FLAGS.lower_case, normalizer=FLAGS.normalizer,
-                input_format=FLAGS.format, max_lines=FLAGS.max_lines)
+    build_vocab(_INPUT_FILES.value, _OUTPUT_DIR.value, vocab_size=_VOCAB_SIZE.value,
+                lower_case=_LOWER_CASE.value, normalizer=_NORMALIZER.value,
+                input_format=_FORMAT.value, max_lines=_MAX_LINES.value)
 
 
 if __name__ == "__main__":

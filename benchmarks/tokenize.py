@@ -26,10 +26,9 @@ from tokenizers import models, normalizers, pre_tokenizers
 from benchmarks.timing import interleaved_times, print_table
 from tfbert.tokenization import BertTokenizer
 
-FLAGS = flags.FLAGS
-flags.DEFINE_integer("batch_size", 256, "Texts per tokenizer call.", lower_bound=1)
-flags.DEFINE_integer("rounds", 5, "Timed passes over each corpus per contender; the fastest "
-                     "counts.", lower_bound=1)
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Texts per tokenizer call.", lower_bound=1)
+_ROUNDS = flags.DEFINE_integer("rounds", 5, "Timed passes over each corpus per contender; "
+                               "the fastest counts.", lower_bound=1)
 
 SITE = os.path.dirname(os.path.dirname(tokenizers.__file__))
 
@@ -119,7 +118,7 @@ def run(batch_size, rounds):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    run(FLAGS.batch_size, FLAGS.rounds)
+    run(_BATCH_SIZE.value, _ROUNDS.value)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from export import op_audit
 from export.signatures import load_serving_functions
-from tfbert.tokenization import write_vocab_info
+from tfbert.tokenization.vocab import copy_vocab
 
 _FLAGS = flags.FLAGS
 
@@ -135,14 +135,12 @@ def _write_assets(version_dir, functions):
     extra = os.path.join(version_dir, "assets.extra")
     os.makedirs(extra, exist_ok=True)
     tokenizer = functions.tokenizer
-    shutil.copyfile(tokenizer.vocab_file, os.path.join(extra, "vocab.txt"))
-    write_vocab_info(os.path.join(extra, "vocab.txt"), tokenizer.lower_case,
-                     tokenizer.normalizer, tokenizer.max_chars_per_word)
+    copy_vocab(tokenizer.vocab_file, extra, tokenizer.lower_case, tokenizer.normalizer)
     if functions.labels:
         with open(os.path.join(extra, "labels.txt"), "w", encoding="utf-8") as f:
             f.write("\n".join(functions.labels) + "\n")
-    info = {"task": functions.task, "labels": functions.labels or None,
-            "max_seq_length": functions.seq_length, "text_pair": functions.text_pair,
+    # The run's task.json, plus how this export tokenizes and what it takes.
+    info = {**functions.info, "labels": functions.labels or None,
             "normalizer": tokenizer.normalizer, "lower_case": tokenizer.lower_case,
             "signatures": {"serving_default": functions.text_inputs(),
                            "serve_ids": ["token_ids", "segment_ids", "padding_mask"]}}

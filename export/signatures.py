@@ -1,4 +1,5 @@
-"""The serving signatures of a fine-tuning run: each task's own (`tfbert/tasks/<task>/serving.py`)."""
+"""The serving signatures of a fine-tuning run: each task's own, in
+`tfbert/tasks/<task>/serving.py`."""
 
 from tfbert.tasks.classification.serving import ClassificationSignatures
 from tfbert.tasks.ner.serving import NerSignatures

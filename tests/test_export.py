@@ -265,3 +265,30 @@ def test_bad_model_name_and_task(tmp_path):
     json.dump(dict(info, task="pretraining"), open(os.path.join(run, "task.json"), "w"))
     with pytest.raises(ValueError, match="no serving signature"):
         saved_model.export_saved_model(run, str(tmp_path / "models"), "m")
+
+
+def test_text_pair_and_regression_exports_match_keras(tmp_path):
+    """The pair classifier takes `text` + `text_pair`; regression returns the raw `score`."""
+    texts, pairs = ["Hello, world!", "北京 x", ""], ["yes", "", "the cat sat"]
+    pair_run = fx.tiny_run(str(tmp_path / "pair"), "classification", text_pair=True)
+    pair_dir = saved_model.export_saved_model(pair_run, str(tmp_path / "models"), "pair")
+    signature = tf.saved_model.load(pair_dir).signatures["serving_default"]
+    assert sorted(signature.structured_input_signature[1]) == ["text", "text_pair"]
+    got = signature(text=tf.constant(texts), text_pair=tf.constant(pairs))
+    np.testing.assert_allclose(got["probabilities"].numpy(),
+                               keras_reference(pair_run, texts, pairs), atol=1e-5)
+    single = signature(text=tf.constant(texts), text_pair=tf.constant([""] * 3))
+    assert not np.allclose(single["probabilities"].numpy(), got["probabilities"].numpy())
+
+    reg_run = fx.tiny_run(str(tmp_path / "reg"), "regression")
+    reg_dir = saved_model.export_saved_model(reg_run, str(tmp_path / "models"), "reg")
+    outputs = tf.saved_model.load(reg_dir).signatures["serving_default"](text=tf.constant(texts))
+    assert sorted(outputs) == ["score"] and outputs["score"].shape == (3,)
+    from tfbert.tokenization import BertTokenizer, pack_inputs
+    from tfbert.training.run_dir import load_run
+    model, vocab_file, info = load_run(reg_run)
+    tok = BertTokenizer(vocab_file)
+    inputs = pack_inputs(tok.tokenize(tf.constant(texts)), info["max_seq_length"], tok.cls_id,
+                         tok.sep_id, tok.pad_id)
+    np.testing.assert_allclose(outputs["score"].numpy(),
+                               keras.ops.convert_to_numpy(model(inputs))[:, 0], atol=1e-5)

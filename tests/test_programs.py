@@ -205,3 +205,41 @@ def test_sequence_longer_than_the_position_table_is_rejected(tmp_path, config_fi
     with pytest.raises(ValueError, match=r"--max_seq_length=65 exceeds the "
                                          r"max_position_embeddings \(64\) of --config="):
         build_encoder(options, 99)
+
+
+def test_gradient_accumulation_and_jit_compile_reach_the_train_step(tmp_path):
+    """`--gradient_accumulation_steps=2` moves the weights every second batch; `--jit_compile`
+    compiles the step with XLA."""
+    import keras
+
+    from tests.export_fixtures import tiny_task_model
+    from tfbert.training import compile_for_training
+    options = _options(tmp_path, "accumulate", gradient_accumulation_steps=2, jit_compile=True,
+                       learning_rate=1e-2)
+    model = tiny_task_model("classification", 3)
+    compile_for_training(model, options, total_steps=4,
+                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert model.jit_compile and model.optimizer.gradient_accumulation_steps == 2
+    rng = np.random.default_rng(0)
+    inputs = {"token_ids": rng.integers(5, 99, (4, 7)).astype("int32"),
+              "segment_ids": np.zeros((4, 7), "int32"), "padding_mask": np.ones((4, 7), "int32")}
+    labels = np.array([0, 1, 2, 1])
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    model.train_on_batch(inputs, labels)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights))
+    model.train_on_batch(inputs, labels)
+    assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights))
+
+
+def test_build_vocab_program_reads_peoples_daily_lines(tmp_path):
+    from apps.build_vocab import build_vocab
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("19980101-01-001-001/m  迈向/v  充满/v  希望/n  的/u  新/a  世纪/n\n\n"
+                      "北京/ns  欢迎/v  你/r\n", encoding="utf-8")
+    vocab_file = build_vocab([str(corpus)], str(tmp_path / "vocab"), vocab_size=40,
+                             input_format="peoples_daily", max_lines=3)
+    tokens = open(vocab_file, encoding="utf-8").read().split()
+    assert tokens[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert {"迈", "京", "你"} <= set(tokens) and not any("/" in t for t in tokens)
+    info = json.load(open(os.path.join(tmp_path, "vocab", "vocab_info.json")))
+    assert info["normalizer"] == "fast"

@@ -95,7 +95,8 @@ class BertConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(k for k in values if k not in fields and k not in _HF_BOOKKEEPING_KEYS)
         if unknown:
-            raise ValueError(f"{source}: unknown config field(s) {unknown}; expected {sorted(fields)}.")
+            raise ValueError(f"{source}: unknown config field(s) {unknown}; "
+                             f"expected {sorted(fields)}.")
         try:
             return cls(**{k: v for k, v in values.items() if k in fields})
         except ValueError as error:

@@ -6,7 +6,6 @@
 """
 
 import os
-import shutil
 import tempfile
 
 import h5py
@@ -15,6 +14,7 @@ from tfbert.checkpoints import layout
 from tfbert.config import BertConfig
 from tfbert.models.encoder import bert_encoder, encoder_config
 from tfbert.tokenization import vocab as vocab_info
+from tfbert.tokenization.vocab import copy_vocab
 
 CONFIG_FILE = "bert_config.json"
 WEIGHTS_FILE = "encoder.weights.h5"
@@ -41,14 +41,10 @@ def save_encoder(encoder, vocab_file, directory):
              "vocab": os.path.join(directory, VOCAB_FILE)}
     config.to_json(paths["config"])
     encoder.save_weights(paths["weights"])
-    if os.path.abspath(vocab_file) != os.path.abspath(paths["vocab"]):
-        shutil.copyfile(vocab_file, paths["vocab"])
-        # The normalizer record travels with the vocabulary, so fine-tuning tokenizes
-        # exactly as pretraining did.
-        info_file = vocab_info.info_path(vocab_file)
-        if os.path.exists(info_file):
-            paths["vocab_info"] = vocab_info.info_path(paths["vocab"])
-            shutil.copyfile(info_file, paths["vocab_info"])
+    # The normalizer record travels with the vocabulary, so fine-tuning tokenizes
+    # exactly as pretraining did.
+    copy_vocab(vocab_file, directory)
+    paths["vocab_info"] = vocab_info.info_path(paths["vocab"])
     return paths
 
 

@@ -134,9 +134,6 @@ class BertTokenizer(tf.Module):
             raise ValueError(f"{self.vocab_file}: the vocabulary has no [MASK] token.")
         return self._ids["[MASK]"]
 
-    def token_to_id(self, token):
-        return self._ids.get(token, self.unk_id)
-
     def id_to_token(self, token_id):
         return self.vocab[int(token_id)]
 
@@ -146,10 +143,6 @@ class BertTokenizer(tf.Module):
             raise ValueError(f"`text` must be a tf.string vector [batch], got shape {text.shape}.")
         # The fast kernels SIGSEGV on a rank-0 tensor fed to a [None] signature.
         return tf.ensure_shape(text, [None])
-
-    def normalize(self, text):
-        """Normalized text, tf.string [batch] (the "fast" path normalizes in the tokenizer)."""
-        return normalize_text(self._check(text), self.lower_case, self.normalizer)
 
     def tokenize(self, text):
         """Word-piece ids, int32 ragged [batch, (pieces)], for tf.string text [batch]."""

@@ -61,6 +61,24 @@ def read_vocab_info(vocab_file):
     return info
 
 
+def copy_vocab(vocab_file, directory, lower_case=None, normalizer=None):
+    """Copies `vocab_file` into `directory` as `vocab.txt` with its normalizer record.
+
+    The record travels with the vocabulary, so every later stage tokenizes exactly as the
+    first did; `lower_case` / `normalizer` override it. Returns the new `vocab.txt` path.
+    """
+    tf.io.gfile.makedirs(directory)
+    target = os.path.join(directory, "vocab.txt")
+    if os.path.abspath(vocab_file) != os.path.abspath(target):
+        tf.io.gfile.copy(vocab_file, target, overwrite=True)
+    info = read_vocab_info(vocab_file)
+    write_vocab_info(
+        target, lower_case=info.get("lower_case", True) if lower_case is None else lower_case,
+        normalizer=normalizer or info.get("normalizer", "exact"),
+        max_chars_per_word=info.get("max_chars_per_word", 100))
+    return target
+
+
 def write_vocab_info(vocab_file, lower_case, normalizer, max_chars_per_word=100):
     if normalizer not in NORMALIZERS:
         raise ValueError(f"`normalizer` ({normalizer!r}) must be one of {NORMALIZERS}.")

@@ -1,4 +1,5 @@
-"""What every training program takes (the shared flags of DESIGN.md), and the encoder it starts from."""
+"""What every training program takes (the shared flags of DESIGN.md), and the encoder it
+starts from."""
 
 import dataclasses
 import os

@@ -7,7 +7,6 @@
 
 import json
 import os
-import shutil
 
 import keras
 
@@ -29,14 +28,7 @@ def save_run(model_dir, model, vocab_file, task, max_seq_length, labels=None,
     os.makedirs(model_dir, exist_ok=True)
     model_path = os.path.join(model_dir, "model.keras")
     model.save(model_path)
-    vocab_path = os.path.join(model_dir, "vocab.txt")
-    if os.path.abspath(vocab_file) != os.path.abspath(vocab_path):
-        shutil.copyfile(vocab_file, vocab_path)
-    info = vocab_lib.read_vocab_info(vocab_file)
-    vocab_lib.write_vocab_info(
-        vocab_path, lower_case=info.get("lower_case", True) if lower_case is None else lower_case,
-        normalizer=normalizer or info.get("normalizer", "exact"),
-        max_chars_per_word=info.get("max_chars_per_word", 100))
+    vocab_path = vocab_lib.copy_vocab(vocab_file, model_dir, lower_case, normalizer)
     task_path = os.path.join(model_dir, "task.json")
     with open(task_path, "w", encoding="utf-8") as f:
         json.dump({"task": task, "labels": labels, "max_seq_length": max_seq_length,

@@ -100,7 +100,8 @@ def entity_scores(true_tags, pred_tags):
     precision, recall, f1 = _prf(len(correct), len(pred_set), len(true_set))
     per_type = {}
     for type_ in sorted({e[1] for e in true_set | pred_set}):
-        count = lambda entities: sum(1 for e in entities if e[1] == type_)  # noqa: E731
-        p, r, f = _prf(count(correct), count(pred_set), count(true_set))
-        per_type[type_] = {"precision": p, "recall": r, "f1": f, "support": count(true_set)}
+        correct_n, predicted_n, true_n = (sum(1 for e in entities if e[1] == type_)
+                                          for entities in (correct, pred_set, true_set))
+        p, r, f = _prf(correct_n, predicted_n, true_n)
+        per_type[type_] = {"precision": p, "recall": r, "f1": f, "support": true_n}
     return {"precision": precision, "recall": recall, "f1": f1, "per_type": per_type}

@@ -1,4 +1,5 @@
-"""Extractive question answering (SQuAD v1.1 / v2.0): features, run, metrics, postprocess, serving."""
+"""Extractive question answering (SQuAD v1.1 / v2.0): features, run, metrics, postprocess,
+serving."""
 
 from tfbert.tasks.squad.run import predict_squad, train_squad
 

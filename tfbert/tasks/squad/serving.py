@@ -61,6 +61,7 @@ class SquadSignatures(TaskSignatures):
             return {"score": score, "start_byte": start_byte, "end_byte": end_byte}
         answer = tf.strings.substr(context, tf.maximum(start_byte, 0),
                                    tf.maximum(end_byte - start_byte, 0))
+        start = dense_char_offsets(context, start_byte[:, None])[:, 0]
+        end = dense_char_offsets(context, end_byte[:, None])[:, 0]
         return {"answer": answer, "score": score,
-                "start": tf.where(found, dense_char_offsets(context, start_byte[:, None])[:, 0], -1),
-                "end": tf.where(found, dense_char_offsets(context, end_byte[:, None])[:, 0], -1)}
+                "start": tf.where(found, start, -1), "end": tf.where(found, end, -1)}
