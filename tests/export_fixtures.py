@@ -65,7 +65,7 @@ def tiny_run(model_dir, task="classification", normalizer="fast", text_pair=Fals
 def sentiment_run(model_dir, train_steps=300, max_seq_length=64, vocab_size=3000):
     """Fine-tunes BERT-tiny (from scratch) on the sentiment split; returns `(model_dir, eval)`.
 
-    Reuses a finished run in `model_dir`. About 2 minutes on 2 CPU cores; eval accuracy is
+    Reuses a finished run in `model_dir`. Eval accuracy is
     around 0.8 (well above chance, which is what the quantization check needs).
     """
     from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split

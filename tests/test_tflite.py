@@ -154,7 +154,7 @@ def test_bad_arguments(tmp_path):
 
 @pytest.mark.slow
 def test_quantized_models_agree_on_sentiment_eval(tmp_path_factory):
-    """Fine-tunes BERT-tiny (~1 min), converts float32/float16/int8, compares 1,738 labels."""
+    """Fine-tunes BERT-tiny, converts float32/float16/int8, compares 1,738 labels."""
     run, eval_ = fx.sentiment_run(str(tmp_path_factory.mktemp("sentiment") / "run"))
     texts = [t for t, _ in eval_]
     expected = np.concatenate([keras_reference(run, texts[i:i + 256])

@@ -1,11 +1,9 @@
 """CoNLL-style NER files: one `token ... tag` per line, a blank line between sentences."""
 
 import os
-import re
 
 from tfbert.data import files
-
-_BIO_TAG = re.compile(r"O|[BI]-\S+")
+from tfbert.data.tags import split_tag
 
 
 def read_conll(path):
@@ -40,7 +38,7 @@ def read_conll(path):
                 f"{name}:{line_number}: expected `token tag` (whitespace-separated), got "
                 f"{line.strip()!r}"
             )
-        if not _BIO_TAG.fullmatch(columns[-1]):
+        if (split_tag(columns[-1]) or (None,))[0] not in ("O", "B", "I"):
             raise ValueError(
                 f"{name}:{line_number}: tag {columns[-1]!r} is not BIO: expected `O`, "
                 "`B-TYPE` or `I-TYPE`"

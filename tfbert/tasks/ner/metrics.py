@@ -5,9 +5,7 @@ Entity scores count exactly as `seqeval` does in its default mode (conlleval rul
 are checked against `seqeval` 1.2.2 in tests; seqeval itself is not a dependency.
 """
 
-import re
-
-_TAG = re.compile(r"O|[BIES]-\S+")
+from tfbert.data.tags import split_tag
 
 
 def get_entities(tags):
@@ -32,11 +30,12 @@ def get_entities(tags):
     entities = []
     prev_prefix, prev_type, begin = "O", "", 0
     for i, tag in enumerate(list(tags) + ["O"]):
-        if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+        parts = split_tag(tag)
+        if parts is None:
             raise ValueError(
                 f"tag {tag!r} at position {i} is not `O` or `B-TYPE`/`I-TYPE` (or `E-`/`S-`)"
             )
-        prefix, type_ = (tag, "") if tag == "O" else (tag[0], tag[2:])
+        prefix, type_ = parts
         ends = (
             prev_prefix in "ES"
             or (prev_prefix in "BI" and prefix in "BSO")

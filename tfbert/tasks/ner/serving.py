@@ -1,9 +1,8 @@
 """NER signature: raw text in, entity types, texts and character spans out."""
 
-import re
-
 import tensorflow as tf
 
+from tfbert.data.tags import split_tag
 from tfbert.tasks.signature import TaskSignatures, dense_char_offsets
 from tfbert.tokenization import pack_offsets
 
@@ -12,15 +11,15 @@ def _entity_tables(labels):
     """Per-class entity type index (0 = outside) and begin flag, and the type names."""
     types, class_type, class_begin = [""], [], []
     for label in labels:
-        match = re.match(r"^([BIESM])-(.+)$", label)
-        if match is None:
+        prefix, type_ = split_tag(label) or ("O", "")
+        if prefix == "O":
             class_type.append(0)
             class_begin.append(False)
             continue
-        if match.group(2) not in types:
-            types.append(match.group(2))
-        class_type.append(types.index(match.group(2)))
-        class_begin.append(match.group(1) in "BS")
+        if type_ not in types:
+            types.append(type_)
+        class_type.append(types.index(type_))
+        class_begin.append(prefix in "BS")
     return types, class_type, class_begin
 
 
