@@ -24,7 +24,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import asyncio
 import threading
 import time
 
@@ -174,29 +173,20 @@ def measure_in_process_qps(run_one, clients, seconds):
 
 
 def in_process_qps(servable, batching, clients, seconds):
-    """QPS of `clients` threads running one text each on `servable` (an export.serving_core
+    """QPS of `clients` threads running one text each on `servable` (an export.serving.core
     Servable), directly and through the server's Batcher: no gRPC, no protos."""
-    from export.batching import Batcher
+    from export.serving.batching import Batcher
     feeds = [{"text": np.array([_TEXTS[i % len(_TEXTS)].encode()], dtype=object)}
              for i in range(clients)]
     direct = measure_in_process_qps(
         lambda i: servable.run("serving_default", feeds[i]), clients, seconds)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def new_batcher():
-        return Batcher(batching)
-
-    batcher = asyncio.run_coroutine_threadsafe(new_batcher(), loop).result()
+    batcher = Batcher(batching)
     try:
-        run = lambda i: batcher.run_blocking(servable, "serving_default", feeds[i], 30.0)  # noqa: E731
+        run = lambda i: batcher.run(servable, "serving_default", feeds[i], 30.0)  # noqa: E731
         measure_in_process_qps(run, clients, min(seconds, 2.0))  # warm the batch shapes up
         batched = measure_in_process_qps(run, clients, seconds)
     finally:
-        asyncio.run_coroutine_threadsafe(batcher.close(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
+        batcher.close()
     return direct, batched
 
 
@@ -205,8 +195,9 @@ def run_benchmark(model_dir, work_dir, rounds, clients, seconds, batch_timeout_m
     import tensorflow as tf
     import tensorflow_text  # noqa: F401
 
-    from export import client, saved_model, server, serving_core, tflite
-    from export.batching import BatchingParameters
+    from export import client, saved_model, server, tflite
+    from export.serving import core
+    from export.serving.batching import BatchingParameters
 
     tf.config.threading.set_intra_op_parallelism_threads(intra_op_parallelism)
     if model_dir is None:
@@ -220,7 +211,7 @@ def run_benchmark(model_dir, work_dir, rounds, clients, seconds, batch_timeout_m
 
     signature = tf.saved_model.load(version_dir).signatures["serving_default"]
     session_config = server.read_session_config(None, intra_op_parallelism)  # as the server's
-    servable = serving_core.Servable("bert", 0, version_dir, session_config=session_config)
+    servable = core.Servable("bert", 0, version_dir, session_config=session_config)
     one = tf.constant(_TEXTS[:1])
     one_feeds = {"text": np.array([_TEXTS[0].encode()], dtype=object)}
     runners = {q: tflite.TFLiteModel(path) for q, path in files.items()}

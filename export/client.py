@@ -8,7 +8,7 @@ Example:
   python -m export.client --server=localhost:8500 --model_name=bert \
       --text="the cat sat on the mat" --text="what a great film"
 
-`build_predict_request`, `decode_outputs`, `predictions_as_rows` and `predict_texts` are the
+`make_stub`, `build_predict_request`, `decode_outputs`, `predictions_as_rows` and `run` are the
 importable pieces (tests and the benchmark call them).
 """
 
@@ -18,78 +18,34 @@ import sys
 import grpc
 import numpy as np
 from absl import app, flags
-from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from export.serving import codec
 
 _FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values=flags.FLAGS):
-    """Defines the program's flags (called under __main__ so that the server and client
-    modules can be imported into one process)."""
-    flags.DEFINE_multi_string(
-        "text", None, "A text to send; repeat the flag for a batch.", flag_values=flag_values
-    )
-    flags.DEFINE_string(
-        "input_file",
-        None,
-        "A UTF-8 file with one text per line (empty lines are skipped); used instead of --text.",
-        flag_values=flag_values,
-    )
-    flags.DEFINE_string(
-        "server",
-        "localhost:8500",
-        "host:port of the TF Serving gRPC endpoint.",
-        flag_values=flag_values,
-    )
-    flags.DEFINE_string(
-        "model_name", "default", "Name of the model on the server.", flag_values=flag_values
-    )
-    flags.DEFINE_string(
-        "signature_name", "serving_default", "Signature to call.", flag_values=flag_values
-    )
-    flags.DEFINE_integer(
-        "model_version",
-        None,
-        "Version to call; default: the latest available.",
-        lower_bound=0,
-        flag_values=flag_values,
-    )
-    flags.DEFINE_string(
-        "input_name",
-        "text",
-        "Signature input alias that receives the texts.",
-        flag_values=flag_values,
-    )
-    flags.DEFINE_float(
-        "timeout_seconds",
-        10.0,
-        "Deadline of each request in seconds.",
-        lower_bound=0.001,
-        flag_values=flag_values,
-    )
-    flags.DEFINE_integer(
-        "batch_size", 64, "Texts per request.", lower_bound=1, flag_values=flag_values
-    )
+    """Defines the program's flags (called under __main__: the server, the client and the
+    exporter share flag names, and tests import them into one process)."""
+    fv = {"flag_values": flag_values}
+    flags.DEFINE_multi_string("text", None, "A text to send; repeat the flag for a batch.", **fv)
+    flags.DEFINE_string("input_file", None, "A UTF-8 file with one text per line (empty lines "
+                        "are skipped); used instead of --text.", **fv)
+    flags.DEFINE_string("server", "localhost:8500", "host:port of the TF Serving gRPC endpoint.",
+                        **fv)
+    flags.DEFINE_string("model_name", "default", "Name of the model on the server.", **fv)
+    flags.DEFINE_string("signature_name", "serving_default", "Signature to call.", **fv)
+    flags.DEFINE_integer("model_version", None, "Version to call; default: the latest "
+                         "available.", lower_bound=0, **fv)
+    flags.DEFINE_string("input_name", "text", "Signature input alias that receives the texts.",
+                        **fv)
+    flags.DEFINE_float("timeout_seconds", 10.0, "Deadline of each request in seconds.",
+                       lower_bound=0.001, **fv)
+    flags.DEFINE_integer("batch_size", 64, "Texts per request.", lower_bound=1, **fv)
 
 
 _MAX_MESSAGE = 2**31 - 1
-
-# DataType -> (typed TensorProto field, numpy dtype) for the fields AsProtoField writes.
-_DECODE = {
-    types_pb2.DT_FLOAT: ("float_val", np.float32),
-    types_pb2.DT_DOUBLE: ("double_val", np.float64),
-    types_pb2.DT_INT32: ("int_val", np.int32),
-    types_pb2.DT_INT16: ("int_val", np.int16),
-    types_pb2.DT_INT8: ("int_val", np.int8),
-    types_pb2.DT_UINT8: ("int_val", np.uint8),
-    types_pb2.DT_UINT16: ("int_val", np.uint16),
-    types_pb2.DT_INT64: ("int64_val", np.int64),
-    types_pb2.DT_BOOL: ("bool_val", np.bool_),
-    types_pb2.DT_UINT32: ("uint32_val", np.uint32),
-    types_pb2.DT_UINT64: ("uint64_val", np.uint64),
-}
-
 
 class ServingClientError(RuntimeError):
     """A failed call, with the gRPC status code and a message that says what to do."""
@@ -101,10 +57,7 @@ class ServingClientError(RuntimeError):
 
 def string_tensor_proto(texts):
     """A rank-1 DT_STRING TensorProto (typed `string_val`, as TF Serving clients send)."""
-    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING)
-    proto.tensor_shape.dim.add(size=len(texts))
-    proto.string_val.extend(t.encode("utf-8") if isinstance(t, str) else t for t in texts)
-    return proto
+    return codec.to_proto(np.array(list(texts), dtype=object))
 
 
 def build_predict_request(
@@ -120,29 +73,9 @@ def build_predict_request(
     return request
 
 
-def decode_tensor(proto):
-    """TensorProto -> numpy array; reads the typed fields, or `tensor_content`, like make_ndarray."""
-    shape = [d.size for d in proto.tensor_shape.dim]
-    size = int(np.prod(shape)) if shape else 1
-    if proto.dtype == types_pb2.DT_STRING:
-        values = list(proto.string_val)
-        if len(values) == 1 and size > 1:
-            values = values * size
-        return np.array(values, dtype=object).reshape(shape)
-    if proto.dtype in (types_pb2.DT_HALF, types_pb2.DT_BFLOAT16) or proto.tensor_content:
-        import tensorflow as tf  # Rare encodings: let TF decode them.
-
-        return tf.make_ndarray(proto)
-    field, dtype = _DECODE[proto.dtype]
-    values = np.array(getattr(proto, field), dtype=dtype)
-    if values.size == 1 and size > 1:  # AsProtoField may write one value for a uniform tensor
-        values = np.full(size, values[0], dtype=dtype)
-    return values.reshape(shape)
-
-
 def decode_outputs(response):
     """{output alias: numpy array} of a PredictResponse."""
-    return {alias: decode_tensor(proto) for alias, proto in response.outputs.items()}
+    return {alias: codec.to_numpy(proto) for alias, proto in response.outputs.items()}
 
 
 def _jsonable(value):
@@ -197,62 +130,28 @@ def explain_rpc_error(error, server, model_name, timeout_seconds):
     return ServingClientError(code, message)
 
 
-def predict_texts(
-    stub,
-    texts,
-    model_name,
-    signature_name="serving_default",
-    model_version=None,
-    input_name="text",
-    timeout_seconds=10.0,
-    batch_size=64,
-    server="?",
-):
-    """Sends `texts` in requests of `batch_size`; returns one output dict per text."""
-    rows = []
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start : start + batch_size]
-        request = build_predict_request(
-            chunk, model_name, signature_name, model_version, input_name
-        )
-        try:
-            response = stub.Predict(request, timeout=timeout_seconds)
-        except grpc.RpcError as e:
-            raise explain_rpc_error(e, server, model_name, timeout_seconds) from None
-        rows.extend(predictions_as_rows(chunk, decode_outputs(response)))
-    return rows
-
-
 def read_texts(input_file):
     with open(input_file, encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f if line.strip()]
 
 
-def run(
-    texts,
-    server,
-    model_name,
-    signature_name,
-    model_version,
-    input_name,
-    timeout_seconds,
-    batch_size,
-    out=sys.stdout,
-):
-    """Predicts `texts` and writes one JSON line per text to `out`."""
+def run(texts, server, *, model_name, signature_name="serving_default", model_version=None,
+        input_name="text", timeout_seconds=10.0, batch_size=64, out=sys.stdout):
+    """Predicts `texts` in requests of `batch_size` and writes one JSON line per text to
+    `out`; returns the rows. Raises ServingClientError."""
     channel, stub = make_stub(server)
+    rows = []
     try:
-        rows = predict_texts(
-            stub,
-            texts,
-            model_name,
-            signature_name,
-            model_version,
-            input_name,
-            timeout_seconds,
-            batch_size,
-            server,
-        )
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            request = build_predict_request(
+                chunk, model_name, signature_name, model_version, input_name
+            )
+            try:
+                response = stub.Predict(request, timeout=timeout_seconds)
+            except grpc.RpcError as e:
+                raise explain_rpc_error(e, server, model_name, timeout_seconds) from None
+            rows.extend(predictions_as_rows(chunk, decode_outputs(response)))
     finally:
         channel.close()
     for row in rows:
@@ -270,12 +169,12 @@ def main(argv):
         run(
             texts,
             _FLAGS.server,
-            _FLAGS.model_name,
-            _FLAGS.signature_name,
-            _FLAGS.model_version,
-            _FLAGS.input_name,
-            _FLAGS.timeout_seconds,
-            _FLAGS.batch_size,
+            model_name=_FLAGS.model_name,
+            signature_name=_FLAGS.signature_name,
+            model_version=_FLAGS.model_version,
+            input_name=_FLAGS.input_name,
+            timeout_seconds=_FLAGS.timeout_seconds,
+            batch_size=_FLAGS.batch_size,
         )
     except ServingClientError as e:
         print(f"error: {e}", file=sys.stderr)

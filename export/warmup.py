@@ -1,10 +1,11 @@
-"""Model warm-up at load time, as `tensorflow_model_server --enable_model_warmup` does it.
+"""The warm-up file of a version, and its replay at load time, as `tensorflow_model_server
+--enable_model_warmup` does it.
 
-A version may carry `assets.extra/tf_serving_warmup_requests`: a TFRecord file of
-`PredictionLog`s (the export writes one). Before the version becomes AVAILABLE each record's
-request is replayed against it, whatever model name and version the request names; any error
-fails that version's load (reference §1.13). The first real request then finds the session's
-callables built and its graph optimized.
+A version may carry `WARMUP_FILE`: a TFRecord file of `PredictionLog`s (`export.saved_model`
+writes one). Before the version becomes AVAILABLE each record's request is replayed against
+it, whatever model name and version the request names; any error fails that version's load
+(reference §1.13). The first real request then finds the session's callables built and its
+graph optimized.
 """
 
 import logging
@@ -16,10 +17,11 @@ import tensorflow as tf
 from google.protobuf.message import DecodeError
 from tensorflow_serving.apis import prediction_log_pb2
 
-from export import serving_requests
-from export.serving_core import ServingError
+from export.serving import requests
+from export.serving.core import ServingError
 
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+# The warm-up file of a version, relative to its directory (TF Serving's fixed name).
+WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 MAX_RECORDS = 1000
 
 
@@ -52,7 +54,7 @@ def read_warmup_logs(version_dir):
             grpc.StatusCode.DATA_LOSS,
             f"Error reading warmup data {path}: {getattr(e, 'message', e)}. Please verify your "
             "warmup data is in TFRecord format.",
-        )
+        ) from e
     return logs
 
 
@@ -75,9 +77,9 @@ def run_warmup(servable, iterations=1):
             )
         for _ in range(iterations):
             if kind == "predict_log":
-                serving_requests.predict(version, log.predict_log.request)
+                requests.predict(version, log.predict_log.request)
             else:
-                serving_requests.classify(version, log.classify_log.request)
+                requests.classify(version, log.classify_log.request)
     if logs:
         logging.info(
             "Finished reading warmup data for model at %s. Number of warmup records read: %d. "

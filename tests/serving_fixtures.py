@@ -75,7 +75,7 @@ class TinyClassifier(tf.Module):
         }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def saved_model_template(scale):
     """Writes (once per process) the tiny model with `scale` and returns its directory."""
     path = os.path.join(tempfile.mkdtemp(prefix="tfbert_srv_"), "model")

@@ -4,6 +4,8 @@ import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 
 import grpc
@@ -11,16 +13,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import client, serving_core
-from export.batching import BatchingParameters
-from tests.serving_fixtures import TEXTS, expected_outputs, publish_version, start_server
+from export import client
+from export.serving import core
+from export.serving.batching import BatchingParameters
+from export.serving.codec import to_numpy, to_proto
+from tests.serving_fixtures import MAIN, TEXTS, expected_outputs, publish_version, start_server
 
 
 @pytest.fixture(scope="module")
 def live_port():
     base = os.path.join(tempfile.mkdtemp(prefix="tfbert_client_"), "m")
     publish_version(base, 3)
-    srv = start_server(serving_core.single_model_config("m", base))
+    srv = start_server(core.single_model_config("m", base))
     yield srv.port
     srv.stop()
 
@@ -50,13 +54,11 @@ def test_build_predict_request():
         np.zeros((0, 2), np.float32),
     ],
 )
-def test_decode_tensor_typed_fields_and_tensor_content(value):
-    from export.serving_requests import as_proto_field
-
-    typed = as_proto_field(value)
+def test_decode_typed_fields_and_tensor_content(value):
+    typed = to_proto(value)
     assert not typed.tensor_content
-    np.testing.assert_array_equal(client.decode_tensor(typed), value)
-    np.testing.assert_array_equal(client.decode_tensor(tf.make_tensor_proto(value)), value)
+    np.testing.assert_array_equal(to_numpy(typed), value)
+    np.testing.assert_array_equal(to_numpy(tf.make_tensor_proto(value)), value)
 
 
 def test_predictions_as_rows():
@@ -78,15 +80,7 @@ def test_run_against_live_server_prints_json_lines(live_port, tmp_path):
     assert texts == TEXTS[:3]
     out = io.StringIO()
     rows = client.run(
-        texts,
-        f"127.0.0.1:{live_port}",
-        "m",
-        "serving_default",
-        None,
-        "text",
-        10.0,
-        batch_size=2,
-        out=out,
+        texts, f"127.0.0.1:{live_port}", model_name="m", batch_size=2, out=out
     )
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines == rows and [r["text"] for r in lines] == texts
@@ -99,25 +93,14 @@ def test_run_against_live_server_prints_json_lines(live_port, tmp_path):
 
 def test_server_side_error_carries_code(live_port):
     with pytest.raises(client.ServingClientError) as error:
-        client.run(
-            ["x"],
-            f"127.0.0.1:{live_port}",
-            "nope",
-            "serving_default",
-            None,
-            "text",
-            10.0,
-            8,
-            out=io.StringIO(),
-        )
+        client.run(["x"], f"127.0.0.1:{live_port}", model_name="nope", out=io.StringIO())
     assert error.value.code == grpc.StatusCode.NOT_FOUND
     assert (
         str(error.value) == "server error NOT_FOUND: Servable not found for request: Latest(nope)"
     )
     with pytest.raises(client.ServingClientError, match="FAILED_PRECONDITION: Serving signature"):
-        client.run(
-            ["x"], f"127.0.0.1:{live_port}", "m", "nope", 3, "text", 10.0, 8, out=io.StringIO()
-        )
+        client.run(["x"], f"127.0.0.1:{live_port}", model_name="m", signature_name="nope",
+                   model_version=3, out=io.StringIO())
 
 
 def test_dead_port_says_no_server_answers():
@@ -125,17 +108,8 @@ def test_dead_port_says_no_server_answers():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(client.ServingClientError) as error:
-        client.run(
-            ["x"],
-            f"127.0.0.1:{port}",
-            "m",
-            "serving_default",
-            None,
-            "text",
-            2.0,
-            8,
-            out=io.StringIO(),
-        )
+        client.run(["x"], f"127.0.0.1:{port}", model_name="m", timeout_seconds=2.0,
+                   out=io.StringIO())
     assert error.value.code == grpc.StatusCode.UNAVAILABLE
     assert str(error.value).startswith(f"no TF Serving server answers at 127.0.0.1:{port}")
 
@@ -145,22 +119,13 @@ def test_deadline_exceeded_is_explained(tmp_path):
     publish_version(base, 1)
     # A 3 s batch timeout holds a lone request longer than the client's 0.3 s deadline.
     srv = start_server(
-        serving_core.single_model_config("m", base),
+        core.single_model_config("m", base),
         batching=BatchingParameters(max_batch_size=64, batch_timeout_micros=3_000_000),
     )
     try:
         with pytest.raises(client.ServingClientError) as error:
-            client.run(
-                ["x"],
-                f"127.0.0.1:{srv.port}",
-                "m",
-                "serving_default",
-                None,
-                "text",
-                0.3,
-                8,
-                out=io.StringIO(),
-            )
+            client.run(["x"], f"127.0.0.1:{srv.port}", model_name="m", timeout_seconds=0.3,
+                       out=io.StringIO())
         assert error.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
         assert "did not answer within 0.3 s" in str(error.value)
     finally:
@@ -168,10 +133,6 @@ def test_deadline_exceeded_is_explained(tmp_path):
 
 
 def test_client_program_reports_dead_server():
-    import subprocess
-    import sys
-
-    main_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -185,11 +146,11 @@ def test_client_program_reports_dead_server():
             "--text=good cat",
             "--timeout_seconds=2",
         ],
-        cwd=main_dir,
+        cwd=MAIN,
         capture_output=True,
         text=True,
         timeout=120,
-        env=dict(os.environ, PYTHONPATH=main_dir, TF_CPP_MIN_LOG_LEVEL="3"),
+        env=dict(os.environ, PYTHONPATH=MAIN, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     assert result.returncode == 1
     assert f"error: no TF Serving server answers at 127.0.0.1:{port}" in result.stderr

@@ -16,18 +16,20 @@ from tensorflow_serving.apis import (
     get_model_status_pb2,
     model_management_pb2,
     predict_pb2,
+    prediction_log_pb2,
 )
 
-from export import serving_core
-from export.batching import BatchingParameters, parse_batching_parameters
-
+from export import warmup
+from export.serving import core
+from export.serving.batching import BatchingParameters, parse_batching_parameters
+from export.serving.codec import parse_tensor, to_proto
 from tests.serving_fixtures import (
     TEXTS,
+    expected_outputs,
     publish_version,
     start_server,
     stubs,
     text_request,
-    expected_outputs,
     wait_for,
 )
 
@@ -37,7 +39,7 @@ def live():
     base = os.path.join(tempfile.mkdtemp(prefix="tfbert_live_"), "m")
     publish_version(base, 1)
     os.makedirs(os.path.join(base, "tmp-upload"))  # not a version: ignored
-    srv = start_server(serving_core.single_model_config("m", base))
+    srv = start_server(core.single_model_config("m", base))
     predict_stub, model_stub = stubs(srv.port)
     yield srv, predict_stub, model_stub
     srv.stop()
@@ -312,7 +314,7 @@ def test_classify(live):
 def test_version_polling_loads_new_and_unloads_old(tmp_path):
     base = str(tmp_path / "m")
     publish_version(base, 1)
-    srv = start_server(serving_core.single_model_config("m", base), poll_wait_seconds=0.2)
+    srv = start_server(core.single_model_config("m", base), poll_wait_seconds=0.2)
     try:
         stub, model_stub = stubs(srv.port)
         assert stub.Predict(text_request(["good"])).model_spec.version.value == 1
@@ -356,7 +358,7 @@ model_config_list {{
            version_labels {{ key: "stable" value: 1 }} }}
   config {{ name: "b" base_path: "{tmp_path / "b"}" model_platform: "tensorflow" }}
 }}""")
-    srv = start_server(serving_core.parse_model_config_file(str(config_file)))
+    srv = start_server(core.parse_model_config_file(str(config_file)))
     try:
         stub, _ = stubs(srv.port)
         assert stub.Predict(text_request(["good"], name="a")).model_spec.version.value == 2
@@ -370,7 +372,7 @@ model_config_list {{
         # HandleReloadConfigRequest: the new list replaces the old one; "a" is unloaded.
         _, model_stub = stubs(srv.port)
         reload = model_management_pb2.ReloadConfigRequest()
-        reload.config.CopyFrom(serving_core.single_model_config("b", str(tmp_path / "b")))
+        reload.config.CopyFrom(core.single_model_config("b", str(tmp_path / "b")))
         assert model_stub.HandleReloadConfigRequest(reload).status.error_code == 0
         with pytest.raises(grpc.RpcError) as error:
             stub.Predict(text_request(["good"], name="a"))
@@ -387,23 +389,23 @@ model_config_list {{
 
 
 def test_config_validation_errors(tmp_path):
-    config = serving_core.single_model_config("m", str(tmp_path))
+    config = core.single_model_config("m", str(tmp_path))
     config.model_config_list.config.add().CopyFrom(config.model_config_list.config[0])
-    with pytest.raises(serving_core.ServingError, match="Illegal to list model m multiple times"):
-        serving_core.validate_config(config)
+    with pytest.raises(core.ServingError, match="Illegal to list model m multiple times"):
+        core.validate_config(config)
     config = text_format.Parse(
         'model_config_list { config { name: "m" base_path: "rel" } }',
-        serving_core.single_model_config("x", "/").__class__(),
+        core.single_model_config("x", "/").__class__(),
     )
-    with pytest.raises(serving_core.ServingError, match="absolute path or URI"):
-        serving_core.validate_config(config)
+    with pytest.raises(core.ServingError, match="absolute path or URI"):
+        core.validate_config(config)
 
 
 def test_batching_merges_concurrent_requests(tmp_path):
     base = str(tmp_path / "m")
     publish_version(base, 1)
     params = BatchingParameters(max_batch_size=8, batch_timeout_micros=200_000)
-    srv = start_server(serving_core.single_model_config("m", base), batching=params)
+    srv = start_server(core.single_model_config("m", base), batching=params)
     try:
         stub, _ = stubs(srv.port)
         results = [None] * len(TEXTS)
@@ -474,18 +476,13 @@ def _kernel_parse(proto):
     ],
 )
 def test_parse_tensor_reads_typed_fields_as_the_kernel_does(values, dtype):
-    from export.serving_requests import as_proto_field, parse_tensor
-
-    proto = as_proto_field(np.array(values, dtype=dtype))  # typed fields, as clients send
+    proto = to_proto(np.array(values, dtype=dtype))  # typed fields, as clients send
     got, want = parse_tensor(proto, "x"), _kernel_parse(proto)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
 
 
 def test_parse_tensor_leaves_other_protos_to_the_kernel():
-    from export.serving_core import ServingError
-    from export.serving_requests import parse_tensor
-
     packed = tf.make_tensor_proto(np.arange(6, dtype=np.float32).reshape(2, 3))
     assert packed.tensor_content
     np.testing.assert_array_equal(parse_tensor(packed, "x"), np.arange(6).reshape(2, 3))
@@ -496,13 +493,13 @@ def test_parse_tensor_leaves_other_protos_to_the_kernel():
     negative.tensor_shape.dim[0].size = -1
     with pytest.raises(tf.errors.InvalidArgumentError):
         _kernel_parse(negative)
-    with pytest.raises(ServingError, match="tensor parsing error: x"):
+    with pytest.raises(core.ServingError, match="tensor parsing error: x"):
         parse_tensor(negative, "x")
     huge = tf.make_tensor_proto(np.zeros([2, 3, 0], np.float32))
     huge.ClearField("tensor_content")
     for dim, size in zip(huge.tensor_shape.dim, (2**62, 2**62, 0)):
         dim.size = size  # no values, but a shape no tensor may have
-    with pytest.raises(ServingError, match="tensor parsing error: x"):
+    with pytest.raises(core.ServingError, match="tensor parsing error: x"):
         parse_tensor(huge, "x")
     scalar = tf.make_tensor_proto(b"a", dtype=tf.string)
     scalar.string_val.append(b"b")  # two values for a scalar: the kernel's case
@@ -522,10 +519,8 @@ def test_scalar_string_through_the_kernel_is_invalid_argument(live):
 
 
 def _write_warmup(version_dir, requests):
-    from tensorflow_serving.apis import prediction_log_pb2
-
-    os.makedirs(os.path.join(version_dir, "assets.extra"), exist_ok=True)
-    path = os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests")
+    path = os.path.join(version_dir, warmup.WARMUP_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with tf.io.TFRecordWriter(path) as writer:
         for request in requests:
             log = prediction_log_pb2.PredictionLog()
@@ -535,14 +530,12 @@ def _write_warmup(version_dir, requests):
 
 
 def test_warmup_replays_each_record_against_the_loading_version(tmp_path):
-    from export import warmup
-
     base = str(tmp_path / "m")
     publish_version(base, 1)
     version_dir = os.path.join(base, "1")
     # Model name and version in a record are ignored; the loading version answers.
     path = _write_warmup(version_dir, [text_request(["good"], name="other", version=7)] * 2)
-    servable = serving_core.Servable("m", 1, version_dir)
+    servable = core.Servable("m", 1, version_dir)
     runs = []
     run = servable.run
     servable.run = lambda name, feeds: runs.append(name) or run(name, feeds)
@@ -558,8 +551,8 @@ def test_a_failing_warmup_record_fails_the_load(tmp_path):
     bad = text_request(["good"])
     bad.inputs["extra"].CopyFrom(bad.inputs["text"])
     path = _write_warmup(os.path.join(base, "1"), [bad])
-    config = serving_core.single_model_config("m", base)
-    with pytest.raises(serving_core.ServingError, match="input size does not match signature"):
+    config = core.single_model_config("m", base)
+    with pytest.raises(core.ServingError, match="input size does not match signature"):
         start_server(config)
     srv = start_server(config, warmup_iterations=0)  # --enable_model_warmup=false
     try:
@@ -570,5 +563,5 @@ def test_a_failing_warmup_record_fails_the_load(tmp_path):
         srv.stop()
     with open(path, "wb") as f:
         f.write(b"not a tfrecord file at all")
-    with pytest.raises(serving_core.ServingError, match="verify your warmup data is in TFRecord"):
+    with pytest.raises(core.ServingError, match="verify your warmup data is in TFRecord"):
         start_server(config)

@@ -1,33 +1,35 @@
 """export.server as a program, its REST API and the op audit."""
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import (
-    get_model_status_pb2,
-)
+from absl import app, flags
+from tensorflow_serving.apis import get_model_status_pb2
 
-from export import op_audit, server, serving_core
-
+from export import op_audit, server
+from export.serving import core
 from tests.serving_fixtures import (
-    TEXTS,
     MAIN,
+    TEXTS,
     TinyClassifier,
-    saved_model_template,
-    publish_version,
     add_bogus_op,
+    expected_outputs,
+    publish_version,
+    saved_model_template,
     start_server,
     stubs,
     text_request,
-    expected_outputs,
     wait_for,
 )
 
@@ -40,14 +42,14 @@ def test_op_audit_refuses_unknown_op(tmp_path):
     assert op_audit.audit(os.path.join(base, "1")) == ["TfbertNoSuchOp"]
     with pytest.raises(op_audit.MissingOpsError, match="TfbertNoSuchOp"):
         op_audit.check(os.path.join(base, "1"))
-    with pytest.raises(serving_core.ServingError, match="did not become available.*TfbertNoSuchOp"):
-        start_server(serving_core.single_model_config("m", base))
+    with pytest.raises(core.ServingError, match="did not become available.*TfbertNoSuchOp"):
+        start_server(core.single_model_config("m", base))
 
 
 def test_failed_new_version_keeps_old_serving(tmp_path):
     base = str(tmp_path / "m")
     publish_version(base, 1)
-    srv = start_server(serving_core.single_model_config("m", base))
+    srv = start_server(core.single_model_config("m", base))
     try:
         staging = os.path.join(base, ".tmp-2")
         shutil.copytree(saved_model_template(1.0), staging)
@@ -143,10 +145,6 @@ def test_server_program_serves_and_stops_on_sigterm(tmp_path):
 
 
 def _http(port, path, body=None):
-    import json
-    import urllib.error
-    import urllib.request
-
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}", data=data, method="GET" if body is None else "POST"
@@ -161,7 +159,7 @@ def _http(port, path, body=None):
 def test_rest_api(tmp_path):
     base = str(tmp_path / "m")
     publish_version(base, 1)
-    srv = start_server(serving_core.single_model_config("m", base), rest_api_port=_free_port())
+    srv = start_server(core.single_model_config("m", base), rest_api_port=_free_port())
     try:
         port = srv.rest_port
         expected = expected_outputs(TEXTS[:2])
@@ -231,8 +229,6 @@ def test_rest_api(tmp_path):
 
 
 def test_main_rejects_bad_flag_combinations(tmp_path, monkeypatch):
-    from absl import app, flags
-
     flag_values = flags.FlagValues()
     server.define_flags(flag_values)
     monkeypatch.setattr(server, "_FLAGS", flag_values)
@@ -254,8 +250,6 @@ def test_main_rejects_bad_flag_combinations(tmp_path, monkeypatch):
 
 
 def test_session_config_file_and_parallelism_flags(tmp_path):
-    from absl import app
-
     path = tmp_path / "session.config"
     path.write_text(
         "intra_op_parallelism_threads: 3\n"

@@ -19,12 +19,13 @@ import urllib.parse
 
 import grpc
 import numpy as np
+import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, predict_pb2
 
-from export import serving_requests
-from export.serving_core import ServingError
+from export.serving import codec, requests
+from export.serving.core import ServingError
 
 _ROUTE = re.compile(
     r"^/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:]+))?"
@@ -50,17 +51,6 @@ _HTTP = {
     grpc.StatusCode.DATA_LOSS: 500,
     grpc.StatusCode.UNAUTHENTICATED: 401,
 }
-_NUMPY = {
-    types_pb2.DT_FLOAT: np.float32,
-    types_pb2.DT_DOUBLE: np.float64,
-    types_pb2.DT_INT32: np.int32,
-    types_pb2.DT_INT64: np.int64,
-    types_pb2.DT_INT8: np.int8,
-    types_pb2.DT_INT16: np.int16,
-    types_pb2.DT_UINT8: np.uint8,
-    types_pb2.DT_BOOL: np.bool_,
-}
-
 
 def _bad(message):
     return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
@@ -83,7 +73,7 @@ def _json_value(value, dtype):
         return value
     raise _bad(
         f"JSON Value: {json.dumps(value)} Type: {type(value).__name__} is not of expected "
-        f"type: {serving_requests.dtype_string(dtype)}"
+        f"type: {codec.dtype_string(dtype)}"
     )
 
 
@@ -93,11 +83,9 @@ def _to_array(value, dtype):
 
     converted = convert(value)
     try:
-        if dtype == types_pb2.DT_STRING:
-            return np.array(converted, dtype=object)
-        return np.array(converted, dtype=_NUMPY.get(dtype, np.float32))
+        return np.array(converted, dtype=tf.dtypes.as_dtype(dtype).as_numpy_dtype)
     except ValueError as e:
-        raise _bad(f"Failed to process element with inconsistent shapes: {e}")
+        raise _bad(f"Failed to process element with inconsistent shapes: {e}") from e
 
 
 def _inputs_from_json(body, sig):
@@ -215,7 +203,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     metadata_field=["signature_def"]
                 )
                 request.model_spec.CopyFrom(spec)
-                response = serving_requests.get_model_metadata(self.manager, request)
+                response = requests.get_model_metadata(self.manager, request)
                 signature_map = get_model_metadata_pb2.SignatureDefMap()
                 response.metadata["signature_def"].Unpack(signature_map)
                 payload = {
@@ -256,11 +244,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
         except ValueError as e:
-            raise _bad(f"JSON Parse error: {e}")
+            raise _bad(f"JSON Parse error: {e}") from e
         if not isinstance(body, dict):
             raise _bad("JSON Parse error: request body must be a JSON object")
         servable = self.manager.resolve(spec)
-        signature_name = body.get("signature_name") or serving_requests.DEFAULT_SIGNATURE
+        signature_name = body.get("signature_name") or requests.DEFAULT_SIGNATURE
         if signature_name not in servable.signature_defs:
             raise _bad(f'Serving signature name: "{signature_name}" not found in signature def')
         arrays, row_format = _inputs_from_json(body, servable.signature_defs[signature_name])
@@ -268,9 +256,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         request.model_spec.CopyFrom(spec)
         request.model_spec.signature_name = signature_name
         for alias, array in arrays.items():
-            request.inputs[alias].CopyFrom(serving_requests.as_proto_field(array))
-        response = serving_requests.predict(self.manager, request, self.runner)
-        outputs = {a: _decode(p) for a, p in response.outputs.items()}
+            request.inputs[alias].CopyFrom(codec.to_proto(array))
+        response = requests.predict(self.manager, request, self.runner)
+        outputs = {a: codec.to_numpy(p) for a, p in response.outputs.items()}
         return self._send(200, _format_response(outputs, row_format))
 
     def do_GET(self):
@@ -280,16 +268,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._dispatch("POST")
 
 
-def _decode(proto):
-    from export.client import decode_tensor
-
-    return decode_tensor(proto)
-
-
 def start_rest_server(manager, host, port, batcher=None, stats=None):
     """Starts the REST server on a daemon thread; returns the ThreadingHTTPServer."""
     def batched(servable, sig, feeds):
-        return batcher.run_blocking(servable, sig, feeds, 30.0)
+        return batcher.run(servable, sig, feeds, 30.0)
 
     runner = batched if batcher is not None else None
     handler = type(

@@ -14,13 +14,11 @@ import re
 import threading
 
 import grpc
-from google.protobuf import text_format
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow_serving.apis import get_model_status_pb2
-from tensorflow_serving.config import model_server_config_pb2
-
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tf-text ops before any load)
+from google.protobuf import text_format
+from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.config import model_server_config_pb2
 
 # absl::SimpleAtoi: optional surrounding whitespace and sign, digits only.
 _VERSION_RE = re.compile(r"^\s*[+-]?\d+\s*$")
@@ -76,25 +74,6 @@ def aspired_versions(policy, on_disk):
     return set(sorted(on_disk)[-num_versions:])
 
 
-def read_signature_defs(saved_model_dir, tags=("serve",)):
-    """Reads the SignatureDefs of the MetaGraph tagged `tags` from `saved_model.pb`."""
-    proto = saved_model_pb2.SavedModel()
-    pb_path = os.path.join(saved_model_dir, "saved_model.pb")
-    if tf.io.gfile.exists(pb_path):
-        proto.ParseFromString(tf.io.gfile.GFile(pb_path, "rb").read())
-    else:
-        text_format.Parse(tf.io.gfile.GFile(pb_path + "txt").read(), proto)
-    for meta_graph in proto.meta_graphs:
-        if set(tags) <= set(meta_graph.meta_info_def.tags):
-            return dict(meta_graph.signature_def)
-    raise ServingError(
-        grpc.StatusCode.NOT_FOUND,
-        "Could not find meta graph def matching supplied tags: "
-        f"{{ {', '.join(tags)} }}. To inspect available tag-sets in the SavedModel, please use the SavedModel"
-        " CLI: `saved_model_cli`",
-    )
-
-
 class Servable:
     """One loaded version of one model, run as `tensorflow_model_server` runs it: the
     MetaGraph loaded into its own `Session` (SavedModelBundle), each signature one
@@ -107,14 +86,13 @@ class Servable:
       name: model name.
       version: int version.
       path: the version directory.
-      signature_defs: {key: SignatureDef} as stored in `saved_model.pb`.
+      signature_defs: {key: SignatureDef} of the loaded MetaGraph.
     """
 
     def __init__(self, name, version, path, tags=("serve",), session_config=None):
         self.name = name
         self.version = version
         self.path = path
-        self.signature_defs = read_signature_defs(path, tags)
         graph = tf.Graph()
         # Closed when the last in-flight request lets go of this servable (Session.__del__).
         self._session = tf.compat.v1.Session(graph=graph, config=session_config)
@@ -122,9 +100,21 @@ class Servable:
         logger.setLevel("ERROR")  # the v1 loader's deprecation notice; the server means it
         try:
             with graph.as_default():
-                tf.compat.v1.saved_model.loader.load(self._session, list(tags), path)
+                meta_graph = tf.compat.v1.saved_model.loader.load(self._session, list(tags), path)
+        except RuntimeError as e:
+            if "could not be found in SavedModel" not in str(e):
+                raise
+            raise ServingError(
+                grpc.StatusCode.NOT_FOUND,
+                "Could not find meta graph def matching supplied tags: "
+                f"{{ {', '.join(tags)} }}. To inspect available tag-sets in the SavedModel, "
+                "please use the SavedModel CLI: `saved_model_cli`",
+            ) from None
+        except OSError as e:  # no saved_model.pb(txt), or one that does not parse
+            raise ServingError(grpc.StatusCode.NOT_FOUND, str(e)) from None
         finally:
             logger.setLevel(level)
+        self.signature_defs = dict(meta_graph.signature_def)
         self._runs = {}  # signature key -> (input aliases, output aliases, session callable)
 
     def _callable(self, signature_name):
@@ -149,7 +139,7 @@ class Servable:
         try:
             return dict(zip(outputs, session_run(*[feeds[alias] for alias in inputs])))
         except tf.errors.OpError as e:
-            raise ServingError(grpc_code(e), e.message)
+            raise ServingError(grpc_code(e), e.message) from e
 
 
 def parse_model_config_file(path):
@@ -423,7 +413,7 @@ class ModelManager:
         """Replaces the model list (HandleReloadConfigRequest) and polls at once."""
         validate_config(config)
         for model in config.model_config_list.config:
-            for label, version in model.version_labels.items():
+            for version in model.version_labels.values():
                 loaded = self._servables.get(model.name, {})
                 if version not in loaded:
                     raise ServingError(

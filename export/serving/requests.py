@@ -3,104 +3,19 @@
 Validation follows `predict_impl.cc`/`predict_util.cc` step by step (reference §1.3) with the
 same codes and messages, plus one deliberate addition: request dtypes and shapes are checked
 against the SignatureDef *before* the graph runs, so a rank-0 string never reaches a tf-text
-kernel (it segfaults there, reference §2.5). Responses use the typed TensorProto fields that
-`Tensor::AsProtoField` writes (`float_val`, `string_val`, ...), never `tensor_content`.
+kernel (it segfaults there, reference §2.5). Tensors are read and written by `codec`.
 """
-
-import dataclasses
-import math
 
 import grpc
 import numpy as np
 import tensorflow as tf
 from google.protobuf import text_format
-from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow_serving.apis import classification_pb2, get_model_metadata_pb2, predict_pb2
 
-from export.serving_core import ServingError
+from export.serving.codec import dtype_string, parse_tensor, to_proto
+from export.serving.core import ServingError
 
 DEFAULT_SIGNATURE = "serving_default"
-CLASSIFY_METHOD = "tensorflow/serving/classify"
-
-# DataType -> (TensorProto field, numpy conversion of the flat values).
-_PROTO_FIELDS = {
-    types_pb2.DT_FLOAT: "float_val",
-    types_pb2.DT_DOUBLE: "double_val",
-    types_pb2.DT_INT32: "int_val",
-    types_pb2.DT_INT16: "int_val",
-    types_pb2.DT_INT8: "int_val",
-    types_pb2.DT_UINT8: "int_val",
-    types_pb2.DT_UINT16: "int_val",
-    types_pb2.DT_INT64: "int64_val",
-    types_pb2.DT_BOOL: "bool_val",
-    types_pb2.DT_STRING: "string_val",
-    types_pb2.DT_HALF: "half_val",
-    types_pb2.DT_BFLOAT16: "half_val",
-    types_pb2.DT_UINT32: "uint32_val",
-    types_pb2.DT_UINT64: "uint64_val",
-}
-
-
-def dtype_string(dtype_enum):
-    """`DataTypeString`: DT_FLOAT -> "float", DT_INT32 -> "int32", DT_STRING -> "string"."""
-    try:
-        return types_pb2.DataType.Name(dtype_enum)[len("DT_") :].lower()
-    except ValueError:
-        return "unknown dtype enum (%d)" % dtype_enum
-
-
-def as_proto_field(array):
-    """Encodes a numpy array as `Tensor::AsProtoField` does (typed repeated field + shape)."""
-    array = np.asarray(array)
-    dtype = tf.dtypes.as_dtype(array.dtype)
-    proto = tensor_pb2.TensorProto(dtype=dtype.as_datatype_enum)
-    for size in array.shape:
-        proto.tensor_shape.dim.add(size=size)
-    field = _PROTO_FIELDS.get(dtype.as_datatype_enum)
-    if field is None:
-        return tf.make_tensor_proto(array)  # complex/variant: no typed field worth writing
-    flat = array.ravel()
-    if field == "half_val":
-        values = flat.view(np.uint16).astype(np.int32).tolist()
-    elif field == "string_val":
-        values = [v if isinstance(v, bytes) else str(v).encode() for v in flat.tolist()]
-    else:
-        values = flat.tolist()
-    getattr(proto, field).extend(values)
-    return proto
-
-
-# DataType -> (TensorProto field, numpy dtype) read without the ParseTensor kernel.
-_DIRECT_FIELDS = {
-    types_pb2.DT_STRING: ("string_val", object),
-    types_pb2.DT_FLOAT: ("float_val", np.float32),
-    types_pb2.DT_INT32: ("int_val", np.int32),
-    types_pb2.DT_INT64: ("int64_val", np.int64),
-}
-
-
-def parse_tensor(proto, alias):
-    """`Tensor::FromProto` as a numpy array.
-
-    The common request, a typed field holding exactly one value per element, is read
-    directly (a third of a request's handling time when it went through the kernel); every
-    other proto goes through the ParseTensor kernel, so malformed protos fail alike.
-    """
-    direct = _DIRECT_FIELDS.get(proto.dtype)
-    if direct and not proto.tensor_content and not proto.tensor_shape.unknown_rank:
-        shape = [d.size for d in proto.tensor_shape.dim]
-        values = getattr(proto, direct[0])
-        # Empty tensors go to the kernel: only it checks that huge dims overflow.
-        if values and min(shape, default=0) >= 0 and len(values) == math.prod(shape):
-            return np.array(list(values), dtype=direct[1]).reshape(shape)
-    try:
-        tensor = tf.io.parse_tensor(
-            proto.SerializeToString(), out_type=tf.dtypes.as_dtype(proto.dtype)
-        )
-    except (TypeError, tf.errors.OpError):
-        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"tensor parsing error: {alias}")
-    # An ndarray even for scalars (a scalar string's .numpy() is plain bytes).
-    return np.asarray(tensor.numpy(), dtype=object if tensor.dtype == tf.string else None)
 
 
 def _fmt_set(keys):
@@ -196,25 +111,21 @@ def _check_model_spec(request):
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
 
 
-@dataclasses.dataclass
-class PreparedRun:
-    """A validated request: what to run, and `finish(outputs)` that builds the response."""
-
-    servable: object
-    signature_name: str
-    feeds: dict
-    finish: object
+def _run(servable, signature_name, feeds, runner):
+    if runner is None:
+        return servable.run(signature_name, feeds)
+    return runner(servable, signature_name, feeds)
 
 
-def run_signature(prepared, runner=None):
-    """Runs a PreparedRun (through `runner(servable, signature_name, feeds)` if given)."""
-    if runner is not None:
-        return runner(prepared.servable, prepared.signature_name, prepared.feeds)
-    return prepared.servable.run(prepared.signature_name, prepared.feeds)
+def predict(manager, request, runner=None):
+    """Answers a PredictRequest (reference §1.3).
 
-
-def prepare_predict(manager, request):
-    """Validates a PredictRequest (reference §1.3) up to running the signature."""
+    Args:
+      manager: ModelManager, or anything whose `resolve(model_spec)` returns a Servable.
+      request: predict_pb2.PredictRequest.
+      runner: optional callable(servable, signature_name, feeds) -> {alias: ndarray}; the batcher
+        plugs in here. Defaults to running the signature directly.
+    """
     _check_model_spec(request)
     servable = manager.resolve(request.model_spec)
     signature_name, signature_def = get_signature(servable, request.model_spec.signature_name)
@@ -222,28 +133,12 @@ def prepare_predict(manager, request):
     _fill_model_spec(response, request, servable, signature_name)
     feeds = validate_inputs(signature_def, request.inputs)
     fetch = validate_output_filter(signature_def, request.output_filter)
-
-    def finish(outputs):
-        if set(fetch) - set(outputs):
-            raise ServingError(grpc.StatusCode.UNKNOWN, "Predict internal error")
-        for alias in fetch:
-            response.outputs[alias].CopyFrom(as_proto_field(outputs[alias]))
-        return response
-
-    return PreparedRun(servable, signature_name, feeds, finish)
-
-
-def predict(manager, request, runner=None):
-    """Answers a PredictRequest.
-
-    Args:
-      manager: ModelManager.
-      request: predict_pb2.PredictRequest.
-      runner: optional callable(servable, signature_name, feeds) -> {alias: ndarray}; the batcher
-        plugs in here. Defaults to running the signature directly.
-    """
-    prepared = prepare_predict(manager, request)
-    return prepared.finish(run_signature(prepared, runner))
+    outputs = _run(servable, signature_name, feeds, runner)
+    if set(fetch) - set(outputs):
+        raise ServingError(grpc.StatusCode.UNKNOWN, "Predict internal error")
+    for alias in fetch:
+        response.outputs[alias].CopyFrom(to_proto(outputs[alias]))
+    return response
 
 
 def get_model_metadata(manager, request):
@@ -317,41 +212,32 @@ def _serialized_examples(request_input):
     return []
 
 
-def prepare_classify(manager, request):
-    """Validates a ClassificationRequest for `tensorflow/serving/classify`-shaped signatures."""
+def classify(manager, request, runner=None):
+    """Answers a ClassificationRequest for `tensorflow/serving/classify`-shaped signatures
+    (see `predict` for `runner`)."""
     _check_model_spec(request)
     servable = manager.resolve(request.model_spec)
-    signature_name, sig = _classification_signature(servable, request.model_spec.signature_name)
+    signature_name, _ = _classification_signature(servable, request.model_spec.signature_name)
     response = classification_pb2.ClassificationResponse()
     _fill_model_spec(response, request, servable, request.model_spec.signature_name)
     examples = _serialized_examples(request.input)
     if not examples:
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Input is empty.")
-    feeds = {"inputs": np.array(examples, dtype=object)}
-
-    def finish(outputs):
-        classes, scores = outputs.get("classes"), outputs.get("scores")
-        for tensor, label in ((classes, "classes"), (scores, "scores")):
-            if tensor is not None and (tensor.ndim != 2 or tensor.shape[0] != len(examples)):
-                raise ServingError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"Expected {label} output batch size of {len(examples)}. Got: {tensor.shape}",
-                )
-        num_classes = (classes if classes is not None else scores).shape[1]
-        for i in range(len(examples)):
-            result = response.result.classifications.add()
-            for c in range(num_classes):
-                cls = result.classes.add()
-                if classes is not None:
-                    cls.label = classes[i, c].decode("utf-8", "replace")
-                if scores is not None:
-                    cls.score = float(scores[i, c])
-        return response
-
-    return PreparedRun(servable, signature_name, feeds, finish)
-
-
-def classify(manager, request, runner=None):
-    """Answers a ClassificationRequest (see `predict` for `runner`)."""
-    prepared = prepare_classify(manager, request)
-    return prepared.finish(run_signature(prepared, runner))
+    outputs = _run(servable, signature_name, {"inputs": np.array(examples, dtype=object)}, runner)
+    classes, scores = outputs.get("classes"), outputs.get("scores")
+    for tensor, label in ((classes, "classes"), (scores, "scores")):
+        if tensor is not None and (tensor.ndim != 2 or tensor.shape[0] != len(examples)):
+            raise ServingError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Expected {label} output batch size of {len(examples)}. Got: {tensor.shape}",
+            )
+    num_classes = (classes if classes is not None else scores).shape[1]
+    for i in range(len(examples)):
+        result = response.result.classifications.add()
+        for c in range(num_classes):
+            cls = result.classes.add()
+            if classes is not None:
+                cls.label = classes[i, c].decode("utf-8", "replace")
+            if scores is not None:
+                cls.score = float(scores[i, c])
+    return response

@@ -3,7 +3,8 @@
 Concurrent Predict calls to the same model version and signature are merged along dimension
 0 into one call and the outputs are split back, as TF Serving's BatchingSession does
 (reference §1.12), scheduled as its `SharedBatchScheduler` does (see `Batcher`). The scheduler
-lives on an asyncio loop; the server's request threads wait on it with `run_blocking`.
+runs on an asyncio loop of its own (timers without a thread per batch); request threads wait
+on it with `Batcher.run`.
 Requests whose non-batch dimensions differ are queued separately (TF Serving would need
 padding for them).
 """
@@ -20,7 +21,7 @@ import time
 import grpc
 import numpy as np
 
-from export.serving_core import ServingError
+from export.serving.core import ServingError
 
 
 @dataclasses.dataclass
@@ -110,20 +111,23 @@ class _Queue:
 
 
 class Batcher:
-    """Merges concurrent runs of one servable signature, on the server's asyncio loop.
+    """Merges concurrent runs of one servable signature; `close()` when done.
 
     Scheduling follows TF Serving's `SharedBatchScheduler`: a request joins the open batch
     of its queue (a new batch is opened when it would overflow `max_batch_size`; more than
     `max_enqueued_batches` is UNAVAILABLE); a free batch thread takes the oldest closed batch,
     or the open batch once it is full or `batch_timeout_micros` old. So while every batch
-    thread is busy the open batch keeps growing. Coroutines on the loop `await
-    batcher.run(...)`; other threads (gRPC and REST request threads) call `run_blocking`.
+    thread is busy the open batch keeps growing. Request threads call `run` (or `submit`).
     """
 
     def __init__(self, params=None, stats=None):
         self.params = params or BatchingParameters()
         self.stats = stats
-        self._loop = asyncio.get_running_loop()
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(
+            target=self._loop.run_forever, name="batching", daemon=True
+        )
+        self._loop_thread.start()
         self._queues = collections.OrderedDict()  # key -> _Queue, in round-robin order
         self._free_threads = max(self.params.num_batch_threads, 1)
         self._closed = False
@@ -155,8 +159,18 @@ class Batcher:
             )
         return size
 
-    async def run(self, servable, signature_name, feeds, timeout=None):
-        """Enqueues one request's feeds; returns its slice of the batch's outputs."""
+    def submit(self, servable, signature_name, feeds, timeout=None):
+        """Enqueues one request's feeds (in call order); a concurrent.futures.Future of its
+        slice of the batch's outputs."""
+        return asyncio.run_coroutine_threadsafe(
+            self._enqueue(servable, signature_name, feeds, timeout), self._loop
+        )
+
+    def run(self, servable, signature_name, feeds, timeout=None):
+        """Waits for `submit`'s outputs; DEADLINE_EXCEEDED after `timeout` seconds."""
+        return self.submit(servable, signature_name, feeds, timeout).result()
+
+    async def _enqueue(self, servable, signature_name, feeds, timeout):
         size = self._task_size(feeds)
         if self._closed:
             raise ServingError(grpc.StatusCode.UNAVAILABLE, "Server is shutting down")
@@ -187,14 +201,8 @@ class Batcher:
         self._schedule()
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
-            raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
-
-    def run_blocking(self, servable, signature_name, feeds, timeout=None):
-        """`run` for threads other than the loop's (gRPC and REST request threads)."""
-        return asyncio.run_coroutine_threadsafe(
-            self.run(servable, signature_name, feeds, timeout), self._loop
-        ).result()
+        except TimeoutError:
+            raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
 
     def _take_batch(self, queue):
         """The batch a free thread would take from `queue` now (`SharedBatchScheduler`), or
@@ -268,13 +276,21 @@ class Batcher:
             self._free_threads += 1
             self._schedule()
 
-    async def close(self):
-        """Runs what is queued, waits for the batches, stops the batch threads."""
+    def close(self):
+        """Runs what is queued, waits for the batches, stops the batch threads and the loop."""
+        if self._loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self._drain(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop_thread.join(timeout=10)
+        self._loop.close()
+        self._pool.shutdown(wait=True)
+
+    async def _drain(self):
         self._closed = True
         self._schedule()
         while self._running:
             await asyncio.gather(*list(self._running), return_exceptions=True)
-        self._pool.shutdown(wait=True)
 
 
 def _rows(tasks):
