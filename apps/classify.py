@@ -16,7 +16,8 @@ from absl import app, flags
 from apps import common_flags
 from tfbert.data.classification import read_classification_file
 from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
-from tfbert.tasks.classification import predict_file, train_classifier
+from tfbert.tasks.classification import evaluate_run, predict_file, train_classifier
+from tfbert.training.run_dir import load_run_info
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3)
 _TRAIN_FILE = flags.DEFINE_string("train_file", None, "Training data; default: the shipped "
@@ -27,6 +28,7 @@ _DO_PREDICT = flags.DEFINE_boolean("do_predict", False, "Label --predict_file af
 _REGRESSION = flags.DEFINE_boolean("regression", False, "Labels are numbers: one output, "
                                    "MSE loss, Pearson/Spearman.")
 _HEADER = flags.DEFINE_boolean("header", False, "The data files start with a header row.")
+_MODE = common_flags.define_mode_flag()
 
 
 def load_examples(train_file, eval_file, header, regression):
@@ -52,19 +54,44 @@ def load_examples(train_file, eval_file, header, regression):
     return data["train"], data.get("eval", []), names
 
 
+def eval_examples(model_dir, eval_file, header):
+    """`--mode=eval` data: `--eval_file` with the run's label names, or the shipped split."""
+    if eval_file is None:
+        return [(t, None, y) for t, y in load_sentiment_split()[1]]
+    info = load_run_info(model_dir)
+    index = {name: i for i, name in enumerate(info["labels"] or [])}
+    examples = []
+    for e in read_classification_file(eval_file, header=header):
+        if info["task"] == "regression":
+            examples.append((e.text, e.text_pair, float(e.label)))
+        elif e.label not in index:
+            raise ValueError(f"--eval_file={eval_file}: label {e.label!r} is not among the "
+                             f"run's labels {info['labels']}.")
+        else:
+            examples.append((e.text, e.text_pair, index[e.label]))
+    return examples
+
+
 def main(argv):
     del argv
-    options = common_flags.training_options()
-    if _DO_PREDICT.value and not _PREDICT_FILE.value:
-        raise app.UsageError("--do_predict needs --predict_file.")
+    model_dir = flags.FLAGS.model_dir
+    if (_MODE.value == "predict" or _DO_PREDICT.value) and not _PREDICT_FILE.value:
+        raise app.UsageError(f"--mode={_MODE.value} / --do_predict needs --predict_file.")
+    if _MODE.value == "predict":
+        predict_file(model_dir, _PREDICT_FILE.value, os.path.join(model_dir, "predictions.tsv"))
+        return
+    if _MODE.value == "eval":
+        evaluate_run(model_dir, eval_examples(model_dir, _EVAL_FILE.value, _HEADER.value))
+        return
     if _TRAIN_FILE.value is None and _REGRESSION.value:
         raise app.UsageError("--regression needs --train_file (the shipped data is labels).")
+    options = common_flags.training_options()
     train, eval_, labels = load_examples(_TRAIN_FILE.value, _EVAL_FILE.value, _HEADER.value,
                                          _REGRESSION.value)
+    common_flags.save_flagfile(model_dir)
     train_classifier(options, train, eval_, labels, regression=_REGRESSION.value)
     if _DO_PREDICT.value:
-        predict_file(options.model_dir, _PREDICT_FILE.value,
-                     os.path.join(options.model_dir, "predictions.tsv"))
+        predict_file(model_dir, _PREDICT_FILE.value, os.path.join(model_dir, "predictions.tsv"))
 
 
 if __name__ == "__main__":

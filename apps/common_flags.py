@@ -1,5 +1,8 @@
 """Flags every training program shares (names as in DESIGN.md), and reading them once."""
 
+import os
+import sys
+
 from absl import flags
 
 from tfbert.training import TrainingOptions
@@ -38,6 +41,35 @@ def define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3, max_seq_l
     flags.DEFINE_float("warmup_fraction", 0.1, "Share of steps with linear warm-up.")
     flags.DEFINE_integer("gradient_accumulation_steps", None, "Average gradients over this "
                          "many batches before each update.", lower_bound=2)
+    flags.DEFINE_integer("seed", 0, "Seed of weight initialisation, dropout, shuffling and "
+                         "masking: the same seed gives the same run on CPU.")
+    flags.DEFINE_boolean("keep_best", True, "Keep the weights of the best evaluation (every "
+                         "--steps_per_loop steps) and save those, not the last.")
+    flags.DEFINE_integer("early_stopping_patience", None, "Stop after this many evaluations "
+                         "without a better score.", lower_bound=1)
+
+
+def define_mode_flag():
+    """`--mode=train|eval|predict` of the fine-tuning programs."""
+    return flags.DEFINE_enum(
+        "mode", "train", ["train", "eval", "predict"], "train: fine-tune (then evaluate); "
+        "eval: score the finished run in --model_dir on --eval_file (default: the shipped "
+        "evaluation split); predict: label --predict_file with the run in --model_dir.")
+
+
+def save_flagfile(model_dir):
+    """Writes the program's flags to `model_dir/flags.txt`: `--flagfile=` reruns the run."""
+    values = flags.FLAGS
+    lines = []
+    for module, module_flags in sorted(values.flags_by_module_dict().items()):
+        # The program's own flags: `python -m apps.x` names its module by file path.
+        if module.startswith("apps.") or module == os.path.abspath(sys.argv[0]):
+            lines += [flag.serialize() for flag in module_flags if flag.value is not None]
+    os.makedirs(model_dir, exist_ok=True)
+    path = os.path.join(model_dir, "flags.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(sorted(lines)) + "\n")
+    return path
 
 
 def training_options():
@@ -58,4 +90,5 @@ def training_options():
         learning_rate=values.learning_rate, epochs=values.epochs,
         train_steps=values.train_steps, steps_per_loop=values.steps_per_loop,
         warmup_fraction=values.warmup_fraction,
-        gradient_accumulation_steps=values.gradient_accumulation_steps)
+        gradient_accumulation_steps=values.gradient_accumulation_steps, seed=values.seed,
+        keep_best=values.keep_best, early_stopping_patience=values.early_stopping_patience)

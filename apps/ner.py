@@ -18,7 +18,7 @@ from absl import app, flags
 from apps import common_flags
 from tfbert.data.conll import read_conll
 from tfbert.data.peoples_daily import NER_LABELS, load_ner_split
-from tfbert.tasks.ner import predict_file, train_ner
+from tfbert.tasks.ner import evaluate_run, predict_file, train_ner
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3)
 _TRAIN_FILE = flags.DEFINE_string("train_file", None, "CoNLL training data; default: the "
@@ -27,6 +27,7 @@ _EVAL_FILE = flags.DEFINE_string("eval_file", None, "CoNLL evaluation data.")
 _PREDICT_FILE = flags.DEFINE_string("predict_file", None, "Texts (one per line) to tag "
                                     "with --do_predict.")
 _DO_PREDICT = flags.DEFINE_boolean("do_predict", False, "Tag --predict_file after training.")
+_MODE = common_flags.define_mode_flag()
 
 
 def load_examples(train_file, eval_file):
@@ -44,16 +45,24 @@ def load_examples(train_file, eval_file):
 
 def main(argv):
     del argv
-    options = common_flags.training_options()
-    if _DO_PREDICT.value and not _PREDICT_FILE.value:
-        raise app.UsageError("--do_predict needs --predict_file.")
+    model_dir = flags.FLAGS.model_dir
+    if (_MODE.value == "predict" or _DO_PREDICT.value) and not _PREDICT_FILE.value:
+        raise app.UsageError(f"--mode={_MODE.value} / --do_predict needs --predict_file.")
+    if _MODE.value == "predict":
+        predict_file(model_dir, _PREDICT_FILE.value, os.path.join(model_dir, "entities.jsonl"))
+        return
+    if _MODE.value == "eval":
+        evaluate_run(model_dir, read_conll(_EVAL_FILE.value) if _EVAL_FILE.value
+                     else load_ner_split()[1])
+        return
     if _EVAL_FILE.value and not _TRAIN_FILE.value:
         raise app.UsageError(f"--eval_file={_EVAL_FILE.value} needs --train_file.")
+    options = common_flags.training_options()
     train, eval_, labels, word_split = load_examples(_TRAIN_FILE.value, _EVAL_FILE.value)
+    common_flags.save_flagfile(model_dir)
     train_ner(options, train, eval_, labels, word_split=word_split)
     if _DO_PREDICT.value:
-        predict_file(options.model_dir, _PREDICT_FILE.value,
-                     os.path.join(options.model_dir, "entities.jsonl"))
+        predict_file(model_dir, _PREDICT_FILE.value, os.path.join(model_dir, "entities.jsonl"))
 
 
 if __name__ == "__main__":

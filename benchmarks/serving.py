@@ -93,10 +93,10 @@ def start_server(config_file, batching_file=None, intra_op_parallelism=0):
         try:
             stub.Predict(client.build_predict_request(_TEXTS[:1], "bert"), timeout=5)
             break
-        except grpc.RpcError:
+        except grpc.RpcError as error:
             if process.poll() is not None or time.time() > deadline:
                 process.kill()
-                raise RuntimeError(f"export.server did not start: {' '.join(command)}")
+                raise RuntimeError(f"export.server did not start: {' '.join(command)}") from error
             time.sleep(0.5)
     channel.close()
     return process, port

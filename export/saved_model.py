@@ -35,6 +35,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from export import op_audit
 from export.signatures import load_serving_functions
+from export.warmup import WARMUP_FILE
 from tfbert.tokenization.vocab import copy_vocab
 
 _FLAGS = flags.FLAGS
@@ -52,7 +53,6 @@ def define_flags(flag_values=flags.FLAGS):
                          "existing version.", lower_bound=1, flag_values=flag_values)
 
 
-WARMUP_FILE = "tf_serving_warmup_requests"
 _VERSION_RE = re.compile(r"^\s*[+-]?\d+\s*$")  # what TF Serving's absl::SimpleAtoi accepts
 # Ops the server's C++ runtime has but cannot run: their kernels call back into Python.
 PYTHON_ONLY_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
@@ -96,7 +96,7 @@ def write_warmup_requests(version_dir, model_name, functions):
     ids = np.zeros([1, functions.seq_length], np.int32)
     requests.append(("serve_ids", {k: tf.make_tensor_proto(ids)
                                    for k in ("token_ids", "segment_ids", "padding_mask")}))
-    path = os.path.join(version_dir, "assets.extra", WARMUP_FILE)
+    path = os.path.join(version_dir, WARMUP_FILE)
     with tf.io.TFRecordWriter(path) as writer:
         for signature, inputs in requests:
             request = predict_pb2.PredictRequest()

@@ -19,7 +19,8 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2, prediction_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
-from export import client, saved_model, server, serving_core
+from export import client, saved_model, server, warmup
+from export.serving import core as serving_core
 from tests import export_fixtures as fx
 
 MAIN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,7 +92,7 @@ def test_layout_assets_config_and_warmup(exported):
 
     loaded = tf.saved_model.load(version_dir)
     logs = []
-    for record in tf.data.TFRecordDataset(os.path.join(extra, saved_model.WARMUP_FILE)):
+    for record in tf.data.TFRecordDataset(os.path.join(version_dir, warmup.WARMUP_FILE)):
         log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
         request = log.predict_log.request
         feeds = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}

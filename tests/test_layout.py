@@ -124,3 +124,10 @@ def test_graph_sees_the_layers(graph):
     assert "tfbert.training.loop" in graph["tfbert.training"]
     assert "tfbert.tasks.ner.features" in graph["tfbert.tasks.ner.run"]
     assert component("tfbert.tasks.ner.run") == "tfbert.tasks"
+
+
+def test_serving_package_stands_alone(graph):
+    """The local server package imports nothing of the exporter, the programs or tfbert."""
+    outside = [f"{m} -> {t}" for m, targets in graph.items() if m.startswith("export.serving")
+               for t in targets if not t.startswith("export.serving")]
+    assert not outside, "\n".join(sorted(outside))

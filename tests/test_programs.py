@@ -51,6 +51,16 @@ def test_classifier_trains_saves_and_predicts(tmp_path, vocab_file, config_file)
     assert 0.0 <= metrics["eval_accuracy"] <= 1.0 and metrics["eval_examples"] == len(eval_)
     with open(os.path.join(options.model_dir, "metrics.json")) as f:
         assert json.load(f)["eval_accuracy"] == metrics["eval_accuracy"]
+    # Evaluated every loop (2 loops of 15 steps); the saved model is the best loop's.
+    history = metrics["eval_history"]
+    assert [r["step"] for r in history] == [15, 30]
+    assert metrics["eval_accuracy"] == pytest.approx(max(r["accuracy"] for r in history))
+    assert open(metrics["learning_curve"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    matrix = np.array(metrics["eval_confusion_matrix"])
+    assert matrix.sum() == len(eval_) and matrix.trace() / len(eval_) == pytest.approx(
+        metrics["eval_accuracy"])
+    support = {name: s["support"] for name, s in metrics["eval_per_class"].items()}
+    assert support == {"neg": sum(y == 0 for *_, y in eval_), "pos": sum(y == 1 for *_, y in eval_)}
     model, saved_vocab, info = load_run(options.model_dir)
     assert info == {"task": "classification", "labels": ["neg", "pos"],
                     "max_seq_length": 32, "text_pair": False}
@@ -221,7 +231,7 @@ def test_gradient_accumulation_and_jit_compile_reach_the_train_step(tmp_path):
                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     assert model.jit_compile and model.optimizer.gradient_accumulation_steps == 2
     rng = np.random.default_rng(0)
-    inputs = {"token_ids": rng.integers(5, 99, (4, 7)).astype("int32"),
+    inputs = {"token_ids": rng.integers(5, 50, (4, 7)).astype("int32"),
               "segment_ids": np.zeros((4, 7), "int32"), "padding_mask": np.ones((4, 7), "int32")}
     labels = np.array([0, 1, 2, 1])
     before = [w.numpy().copy() for w in model.trainable_weights]
@@ -243,3 +253,86 @@ def test_build_vocab_program_reads_peoples_daily_lines(tmp_path):
     assert {"迈", "京", "你"} <= set(tokens) and not any("/" in t for t in tokens)
     info = json.load(open(os.path.join(tmp_path, "vocab", "vocab_info.json")))
     assert info["normalizer"] == "fast"
+
+
+@pytest.mark.slow
+def test_same_seed_same_run_other_seed_other_run(tmp_path, vocab_file, config_file):
+    from tfbert.data.sentiment import load_sentiment_split
+    from tfbert.tasks.classification import train_classifier
+    train, eval_ = load_sentiment_split()
+    train = [(t, None, y) for t, y in train[::80]]
+    eval_ = [(t, None, y) for t, y in eval_[::20]]
+    runs = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        options = _options(tmp_path, name, config=config_file, vocab_file=vocab_file,
+                           train_steps=10, steps_per_loop=10, seed=seed)
+        runs.append(train_classifier(options, train, eval_, ["neg", "pos"]))
+    keys = ("train_loss", "eval_loss", "eval_accuracy")
+    assert [runs[0][k] for k in keys] == [runs[1][k] for k in keys]
+    assert runs[0]["train_loss"] != runs[2]["train_loss"]
+
+
+def test_periodic_evaluation_keeps_best_and_stops_early(tmp_path):
+    """Scripted scores 0.5, 0.7, 0.6, 0.6: the second loop is best, patience 2 stops after
+    the fourth, its weights come back, and a resumed run remembers the best."""
+    import keras
+
+    from tests.export_fixtures import tiny_task_model
+    from tfbert.training import PeriodicEvaluation, read_history
+
+    model = tiny_task_model("classification", 3)
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    scores = iter([0.5, 0.7, 0.6, 0.6, 0.9])
+    snapshots = []
+
+    def evaluate(m):
+        snapshots.append([w.copy() for w in m.get_weights()])
+        return {"accuracy": next(scores), "loss": 1.0}
+
+    evaluation = PeriodicEvaluation(evaluate, "accuracy", str(tmp_path), steps_per_loop=1,
+                                    patience=2)
+    rng = np.random.default_rng(0)
+    x = {"token_ids": rng.integers(5, 50, (4, 7)).astype("int32"),
+         "segment_ids": np.zeros((4, 7), "int32"), "padding_mask": np.ones((4, 7), "int32")}
+    y = np.array([0, 1, 2, 1])
+    model.fit(x, y, epochs=10, batch_size=4, callbacks=[evaluation], verbose=0)
+    assert [r["step"] for r in read_history(str(tmp_path))] == [1, 2, 3, 4]  # stopped early
+    assert evaluation.best == 0.7 and evaluation.restore_best()
+    for kept, now in zip(snapshots[1], model.get_weights()):
+        np.testing.assert_array_equal(kept, now)
+    with pytest.raises(ValueError, match="not the monitored 'f1'"):
+        PeriodicEvaluation(lambda m: {"accuracy": 1.0}, "f1", str(tmp_path), 1).on_epoch_end(0)
+
+
+@pytest.mark.slow
+def test_classify_modes_eval_and_predict_and_flagfile(tmp_path, vocab_file, config_file):
+    import subprocess
+    import sys
+    main = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    data = tmp_path / "train.tsv"
+    data.write_text("pos\t很好\nneg\t很差\n" * 8)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("很好\n很差\n")
+    run = tmp_path / "run"
+
+    def program(*args):
+        done = subprocess.run([sys.executable, "-m", "apps.classify", f"--model_dir={run}", *args],
+                              cwd=main, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    program(f"--config={config_file}", f"--vocab_file={vocab_file}", f"--train_file={data}",
+            f"--eval_file={data}", "--train_steps=2", "--batch_size=4", "--max_seq_length=16",
+            "--seed=7")
+    flagfile = (run / "flags.txt").read_text()
+    assert "--seed=7" in flagfile and f"--train_file={data}" in flagfile
+    assert "--mode=train" in flagfile
+    done = program("--mode=eval", f"--eval_file={data}")
+    scores = json.loads((run / "eval_metrics.json").read_text())
+    assert scores["eval_examples"] == 16 and "confusion matrix" in done.stdout
+    assert scores["eval_accuracy"] == pytest.approx(
+        json.loads((run / "metrics.json").read_text())["eval_accuracy"])
+    program("--mode=predict", f"--predict_file={texts}")
+    rows = (run / "predictions.tsv").read_text().splitlines()
+    assert [r.split("\t")[-1] for r in rows] == ["很好", "很差"]

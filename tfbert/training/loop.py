@@ -6,6 +6,7 @@ model and optimizer state every loop and a killed run restarts from the last
 loop boundary with the same flags, as Model Garden's `steps_per_loop` does.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -25,21 +26,15 @@ class PhaseTimer:
         self.timings = {}
         self._start = time.perf_counter()
 
+    @contextlib.contextmanager
     def phase(self, name):
-        timer = self
-
-        class _Phase:
-            def __enter__(self):
-                self.start = time.perf_counter()
-                logging.info("[%s] started", name)
-                print(f"[{name}] ...", flush=True)
-
-            def __exit__(self, *exc):
-                seconds = time.perf_counter() - self.start
-                timer.timings[name] = round(seconds, 1)
-                print(f"[{name}] done in {seconds:.1f}s", flush=True)
-
-        return _Phase()
+        start = time.perf_counter()
+        logging.info("[%s] started", name)
+        print(f"[{name}] ...", flush=True)
+        yield
+        seconds = time.perf_counter() - start
+        self.timings[name] = round(seconds, 1)
+        print(f"[{name}] done in {seconds:.1f}s", flush=True)
 
     @property
     def total_seconds(self):
@@ -55,8 +50,8 @@ def resume_loop(model_dir):
         return json.load(f)["epoch"]
 
 
-def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop,
-        eval_dataset=None, eval_steps=None, verbose=None, callbacks=()):
+def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop, evaluation=None,
+        callbacks=(), verbose=None):
     """Trains `model` (already compiled) for `total_steps` steps with resume and logs.
 
     Args:
@@ -64,10 +59,13 @@ def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop,
         train_dataset: `tf.data.Dataset` of `(features, labels)` global batches; it is
             repeated here, so pass one pass over the data.
         model_dir: str, where `backup/` (resume state) and `logs/` (TensorBoard) go.
-        total_steps: int, optimizer steps for the whole run.
+        total_steps: int, optimizer steps for the whole run (a multiple of `steps_per_loop`
+            when larger, as `TrainingOptions.total_steps` gives).
         steps_per_loop: int, steps between resume checkpoints (one Keras epoch each).
-        eval_dataset: optional `tf.data.Dataset` evaluated at the end of every loop.
-        eval_steps: optional int, batches of `eval_dataset` per evaluation.
+        evaluation: optional `tfbert.training.evaluation.PeriodicEvaluation`, run after every
+            loop (its figures reach TensorBoard); the best loop's weights are restored at the
+            end when it keeps them.
+        callbacks: further Keras callbacks.
     Returns:
         the `keras.callbacks.History` of this (possibly resumed) run.
     """
@@ -87,15 +85,19 @@ def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop,
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup"),
                                          delete_checkpoint=False),
-        keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"), update_freq="epoch"),
+        *([evaluation] if evaluation is not None else []),
         *callbacks,
+        # Last, so it logs the figures the evaluation added.
+        keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"), update_freq="epoch"),
     ]
     if verbose is None:  # progress bars on a terminal, one line per loop in logs
         verbose = 1 if sys.stdout.isatty() else 2
-    return model.fit(
-        dataset, epochs=loops, steps_per_epoch=steps_per_loop,
-        validation_data=eval_dataset, validation_steps=eval_steps,
-        callbacks=callbacks, verbose=verbose)
+    history = model.fit(dataset, epochs=loops, steps_per_epoch=steps_per_loop,
+                        callbacks=callbacks, verbose=verbose)
+    if evaluation is not None and evaluation.restore_best():
+        print(f"Restored the best evaluated weights ({evaluation.monitor} "
+              f"{evaluation.best:.4f}).", flush=True)
+    return history
 
 
 def train_results(history, total_steps):
@@ -115,23 +117,3 @@ def compile_for_training(model, options, total_steps, **compile_kwargs):
             gradient_accumulation_steps=options.gradient_accumulation_steps),
         jit_compile=options.jit_compile, **compile_kwargs)
     return model
-
-
-def finish_run(model_dir, timer, results):
-    """Adds the timings to `results`, writes `metrics.json` and prints the measured figures."""
-    results["seconds"] = timer.total_seconds
-    results["phase_seconds"] = timer.timings
-    path = write_metrics(model_dir, results)
-    figures = ", ".join(f"{k}={v:.4f}" for k, v in results.items()
-                        if k.startswith(("eval_", "heldout_")) and isinstance(v, float))
-    print(f"Wrote {path} in {results['seconds']:.0f}s: {figures}", flush=True)
-    return results
-
-
-def write_metrics(model_dir, metrics):
-    """Writes `metrics.json` in `model_dir` and returns its path."""
-    path = os.path.join(model_dir, "metrics.json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=2, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
-    return path

@@ -2,11 +2,15 @@
 starts from."""
 
 import dataclasses
+import math
 import os
+
+import keras
 
 from tfbert.checkpoints import load_encoder
 from tfbert.config import PRESETS, BertConfig
 from tfbert.models import bert_encoder
+from tfbert.training.distribution import get_strategy
 
 
 @dataclasses.dataclass
@@ -30,17 +34,28 @@ class TrainingOptions:
     steps_per_loop: int = 200
     warmup_fraction: float = 0.1
     gradient_accumulation_steps: int = None
+    seed: int = 0
+    keep_best: bool = True
+    early_stopping_patience: int = None
 
     def total_steps(self, num_examples):
-        """Optimizer steps: `train_steps`, else `epochs` full global batches."""
-        if self.train_steps:
-            return self.train_steps
-        steps = self.epochs * (num_examples // self.batch_size)
+        """Optimizer steps: `train_steps`, else `epochs` full global batches; rounded up to
+        whole loops of `steps_per_loop`, so the schedule ends where training does."""
+        steps = self.train_steps or self.epochs * (num_examples // self.batch_size)
         if steps < 1:
             raise ValueError(
                 f"{num_examples} training examples give no full batch of --batch_size="
                 f"{self.batch_size}.")
-        return steps
+        per_loop = min(self.steps_per_loop, steps)
+        return math.ceil(steps / per_loop) * per_loop
+
+
+def prepare(options):
+    """Seeds Python, numpy and TensorFlow from `options.seed`; returns `(strategy, vocab_file)`."""
+    # The strategy first: splitting the CPU into logical devices must precede TF's start-up.
+    strategy = get_strategy(options.strategy, options.tpu, options.cpu_devices)
+    keras.utils.set_random_seed(options.seed)
+    return strategy, resolve_vocab_file(options)
 
 
 def resolve_vocab_file(options):

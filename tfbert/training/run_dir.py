@@ -36,15 +36,23 @@ def save_run(model_dir, model, vocab_file, task, max_seq_length, labels=None,
     return model_path, vocab_path, task_path
 
 
+def load_run_info(model_dir):
+    """The `task.json` dict of a finished run."""
+    path = os.path.join(model_dir, "task.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"{path} not found: --model_dir must be a finished fine-tuning run "
+                         "(model.keras, vocab.txt, task.json).")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def load_run(model_dir):
     """Returns `(model, vocab_file, task_info)` from a `save_run` directory."""
-    task_path = os.path.join(model_dir, "task.json")
+    info = load_run_info(model_dir)
     model_path = os.path.join(model_dir, "model.keras")
-    for path in (task_path, model_path, os.path.join(model_dir, "vocab.txt")):
+    for path in (model_path, os.path.join(model_dir, "vocab.txt")):
         if not os.path.isfile(path):
             raise ValueError(
                 f"{path} not found: --model_dir must be a finished fine-tuning run "
                 "(model.keras, vocab.txt, task.json).")
-    with open(task_path, encoding="utf-8") as f:
-        info = json.load(f)
     return keras.saving.load_model(model_path), os.path.join(model_dir, "vocab.txt"), info

@@ -1,5 +1,5 @@
 """Sequence classification and regression: features, run, metrics, serving."""
 
-from tfbert.tasks.classification.run import evaluate, predict_file, train_classifier
+from tfbert.tasks.classification.run import evaluate, evaluate_run, predict_file, train_classifier
 
-__all__ = ["evaluate", "predict_file", "train_classifier"]
+__all__ = ["evaluate", "evaluate_run", "predict_file", "train_classifier"]

@@ -71,3 +71,27 @@ def spearman(x, y):
     """Spearman rank correlation of two 1-D arrays (Pearson of average ranks, as scipy)."""
     x, y = _check_pair(x, y)
     return pearson(_ranks(x), _ranks(y))
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    """int [num_classes, num_classes]: row = true class, column = predicted class."""
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(matrix, (np.asarray(labels, np.int64), np.asarray(predictions, np.int64)), 1)
+    return matrix
+
+
+def per_class_scores(matrix, names):
+    """`{name: {"precision", "recall", "f1", "support"}}` from a confusion matrix."""
+    scores = {}
+    for c, name in enumerate(names):
+        p, r, f = _prf(int(matrix[c, c]), int(matrix[:, c].sum()), int(matrix[c].sum()))
+        scores[name] = {"precision": p, "recall": r, "f1": f, "support": int(matrix[c].sum())}
+    return scores
+
+
+def cross_entropy(logits, labels):
+    """Mean softmax cross-entropy of float logits [n, classes] against int labels [n]."""
+    logits = np.asarray(logits, np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return float(-np.mean(log_probs[np.arange(len(labels)), np.asarray(labels)]))

@@ -1,5 +1,8 @@
 """Sequence classification and regression: train, evaluate, save, predict."""
 
+import json
+import os
+
 import keras
 import numpy as np
 
@@ -9,7 +12,6 @@ from tfbert.models import BertClassifier
 from tfbert.tasks.classification import metrics as metrics_lib
 from tfbert.tasks.classification.features import classification_dataset
 from tfbert.tokenization import BertTokenizer
-from tfbert.training.distribution import get_strategy
 from tfbert.training.run_dir import load_run, save_run
 
 
@@ -22,8 +24,13 @@ def _columns(examples):
     return texts, (pairs if has_pair else None), [e[2] for e in examples]
 
 
-def evaluate(model, dataset, labels, regression):
-    """Metrics of `model` on `dataset` against the true `labels` (a list)."""
+def evaluate(model, dataset, labels, regression, label_names=None):
+    """Metrics of `model` on `dataset` against the true `labels` (a list).
+
+    Classification: loss, accuracy, macro-F1 and, given `label_names`, per-class precision /
+    recall / F1 and the confusion matrix (rows true, columns predicted). Regression: MSE,
+    Pearson, Spearman.
+    """
     outputs = model.predict(dataset, verbose=0)
     if regression:
         predicted = outputs[:, 0]
@@ -32,13 +39,47 @@ def evaluate(model, dataset, labels, regression):
                 "eval_spearman": metrics_lib.spearman(labels, predicted),
                 "eval_examples": len(labels)}
     predicted = outputs.argmax(-1)
-    return {"eval_accuracy": float(np.mean(predicted == np.asarray(labels))),
-            "eval_macro_f1": metrics_lib.macro_f1(labels, predicted),
-            "eval_examples": len(labels)}
+    scores = {"eval_loss": metrics_lib.cross_entropy(outputs, labels),
+              "eval_accuracy": float(np.mean(predicted == np.asarray(labels))),
+              "eval_macro_f1": metrics_lib.macro_f1(labels, predicted),
+              "eval_examples": len(labels)}
+    if label_names:
+        matrix = metrics_lib.confusion_matrix(labels, predicted, len(label_names))
+        scores["eval_per_class"] = metrics_lib.per_class_scores(matrix, label_names)
+        scores["eval_confusion_matrix"] = matrix.tolist()
+    return scores
+
+
+def print_scores(scores):
+    """The per-class table and confusion matrix of `evaluate`, on stdout."""
+    if "eval_per_class" not in scores:
+        return
+    per_class = scores["eval_per_class"]
+    training.print_table(
+        f"accuracy {scores['eval_accuracy']:.4f}, macro-F1 {scores['eval_macro_f1']:.4f}",
+        ["class", "precision", "recall", "f1", "support"],
+        [[name, s["precision"], s["recall"], s["f1"], s["support"]]
+         for name, s in per_class.items()])
+    training.print_table("confusion matrix (rows: true, columns: predicted)",
+                         ["", *per_class], [[name, *row] for name, row in
+                                            zip(per_class, scores["eval_confusion_matrix"])])
+
+
+def _dataset(examples, tokenizer, max_seq_length, batch_size, regression, training_pass=False,
+             seed=0):
+    texts, pairs, labels = _columns(examples)
+    return classification_dataset(
+        texts, np.asarray(labels, "float32" if regression else "int32"), tokenizer,
+        max_seq_length, batch_size, text_pairs=pairs, shuffle=training_pass,
+        drop_remainder=training_pass, seed=seed), labels, pairs is not None
 
 
 def train_classifier(options, train, eval_examples, label_names, regression=False):
     """Fine-tunes a `BertClassifier` and returns its metrics (also in `metrics.json`).
+
+    With `eval_examples` the model is evaluated after every `steps_per_loop` steps (history
+    in `eval_history.jsonl`, TensorBoard and `learning_curve.png`); with `keep_best` the best
+    loop's weights (accuracy, or Pearson for regression) are the ones saved.
 
     Args:
         options: `tfbert.training.TrainingOptions`.
@@ -47,14 +88,11 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
         label_names: list of str class names (None for regression).
     """
     timer = training.PhaseTimer()
-    strategy = get_strategy(options.strategy, options.tpu, options.cpu_devices)
-    vocab_file = training.resolve_vocab_file(options)
+    strategy, vocab_file = training.prepare(options)
     tokenizer = BertTokenizer(vocab_file)
-    texts, pairs, labels = _columns(train)
-    dtype = "float32" if regression else "int32"
-    train_ds = classification_dataset(
-        texts, np.asarray(labels, dtype), tokenizer, options.max_seq_length,
-        options.batch_size, text_pairs=pairs, shuffle=True, drop_remainder=True)
+    dataset = lambda examples, **kw: _dataset(  # noqa: E731
+        examples, tokenizer, options.max_seq_length, options.batch_size, regression, **kw)
+    train_ds, _, text_pair = dataset(train, training_pass=True, seed=options.seed)
     total_steps = options.total_steps(len(train))
     with timer.phase("build model"), strategy.scope():
         encoder = training.build_encoder(options, tokenizer.vocab_size)
@@ -65,23 +103,48 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
             model, options, total_steps,
             loss=loss,
             metrics=[] if regression else [keras.metrics.SparseCategoricalAccuracy("accuracy")])
+    evaluation = None
+    if eval_examples:
+        eval_ds, eval_labels, _ = dataset(eval_examples)
+        monitor = "pearson" if regression else "accuracy"
+        evaluation = training.PeriodicEvaluation(
+            lambda m: {k[len("eval_"):]: v for k, v in
+                       evaluate(m, eval_ds, eval_labels, regression).items()
+                       if isinstance(v, float)},
+            monitor, options.model_dir, options.steps_per_loop, keep_best=options.keep_best,
+            patience=options.early_stopping_patience)
     print(f"Training on {len(train)} examples for {total_steps} steps of "
           f"{options.batch_size} ({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("train"):
         history = training.fit(model, train_ds, model_dir=options.model_dir,
-                               total_steps=total_steps, steps_per_loop=options.steps_per_loop)
+                               total_steps=total_steps, steps_per_loop=options.steps_per_loop,
+                               evaluation=evaluation)
     results = training.train_results(history, total_steps)
     if eval_examples:
         with timer.phase("evaluate"):
-            e_texts, e_pairs, e_labels = _columns(eval_examples)
-            eval_ds = classification_dataset(
-                e_texts, np.asarray(e_labels, dtype), tokenizer, options.max_seq_length,
-                options.batch_size, text_pairs=e_pairs)
-            results.update(evaluate(model, eval_ds, e_labels, regression))
+            results.update(evaluate(model, eval_ds, eval_labels, regression, label_names))
+        print_scores(results)
     save_run(options.model_dir, model, vocab_file,
              "regression" if regression else "classification", options.max_seq_length,
-             labels=label_names, text_pair=pairs is not None)
-    return training.finish_run(options.model_dir, timer, results)
+             labels=label_names, text_pair=text_pair)
+    return training.finish_run(options.model_dir, timer, results,
+                               curve_metric="pearson" if regression else "accuracy")
+
+
+def evaluate_run(model_dir, eval_examples, batch_size=64):
+    """Scores a finished run on `(text, text_pair or None, label)` examples; writes
+    `eval_metrics.json` beside it and returns the metrics."""
+    model, vocab_file, info = load_run(model_dir)
+    regression = info["task"] == "regression"
+    eval_ds, labels, _ = _dataset(eval_examples, BertTokenizer(vocab_file),
+                                  info["max_seq_length"], batch_size, regression)
+    scores = evaluate(model, eval_ds, labels, regression, info.get("labels"))
+    print_scores(scores)
+    path = os.path.join(model_dir, "eval_metrics.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(scores, f, indent=2, ensure_ascii=False)
+    print(f"Wrote {path}", flush=True)
+    return scores
 
 
 def predict_file(model_dir, input_file, output_file, batch_size=64):

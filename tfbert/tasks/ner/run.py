@@ -14,7 +14,6 @@ from tfbert.tasks.ner import features as ner_inputs
 from tfbert.tasks.ner import metrics as metrics_lib
 from tfbert.tasks.ner import postprocess as ner_postprocess
 from tfbert.tokenization import BertTokenizer
-from tfbert.training.distribution import get_strategy
 from tfbert.training.run_dir import load_run, save_run
 
 
@@ -26,9 +25,10 @@ def _dataset(features, batch_size, shuffle=False, drop_remainder=False, seed=0):
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
-def predict_tags(model, tokenizer, sentences, max_seq_length, label_names, batch_size=64):
+def predict_tags(model, tokenizer, sentences, max_seq_length, label_names, batch_size=64,
+                 features=None):
     """Tag lists for word lists: windows through `model`, first-piece argmax per word."""
-    features = ner_inputs.ner_features(sentences, tokenizer, max_seq_length)
+    features = features or ner_inputs.ner_features(sentences, tokenizer, max_seq_length)
     if len(features.labels):
         ds = tf.data.Dataset.from_tensor_slices(features.inputs).batch(batch_size)
         class_ids = model.predict(ds, verbose=0).argmax(-1)
@@ -37,16 +37,26 @@ def predict_tags(model, tokenizer, sentences, max_seq_length, label_names, batch
     return ner_postprocess.window_tags(features, class_ids, sentences, label_names)
 
 
-def evaluate(model, tokenizer, examples, max_seq_length, label_names, batch_size=64):
+def evaluate(model, tokenizer, examples, max_seq_length, label_names, batch_size=64,
+             features=None):
     """Entity precision/recall/F1 (seqeval-exact), overall and per type, on `(words, tags)`."""
     sentences = [words for words, _ in examples]
     predicted = predict_tags(model, tokenizer, sentences, max_seq_length, label_names,
-                             batch_size)
+                             batch_size, features)
     scores = metrics_lib.entity_scores([tags for _, tags in examples], predicted)
     return {"eval_precision": scores["precision"], "eval_recall": scores["recall"],
             "eval_f1": scores["f1"], "eval_per_type": scores["per_type"],
             "eval_sentences": len(examples),
             "eval_entities": sum(t["support"] for t in scores["per_type"].values())}
+
+
+def print_scores(scores):
+    """Overall and per-type precision / recall / F1 of `evaluate`, on stdout."""
+    training.print_table(
+        f"entity F1 {scores['eval_f1']:.4f} (P {scores['eval_precision']:.4f}, "
+        f"R {scores['eval_recall']:.4f})", ["type", "precision", "recall", "f1", "support"],
+        [[name, s["precision"], s["recall"], s["f1"], s["support"]]
+         for name, s in scores["eval_per_type"].items()])
 
 
 def train_ner(options, train, eval_examples, label_names, word_split="chars"):
@@ -63,14 +73,14 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
         raise ValueError(f"`word_split` must be one of {ner_inputs.WORD_SPLITS}, "
                          f"got {word_split!r}.")
     timer = training.PhaseTimer()
-    strategy = get_strategy(options.strategy, options.tpu, options.cpu_devices)
-    vocab_file = training.resolve_vocab_file(options)
+    strategy, vocab_file = training.prepare(options)
     tokenizer = BertTokenizer(vocab_file)
     with timer.phase("features"):
         features = ner_inputs.ner_features(
             [w for w, _ in train], tokenizer, options.max_seq_length,
             tags=[t for _, t in train], label_names=label_names)
-    train_ds = _dataset(features, options.batch_size, shuffle=True, drop_remainder=True)
+    train_ds = _dataset(features, options.batch_size, shuffle=True, drop_remainder=True,
+                        seed=options.seed)
     windows = len(features.labels)
     total_steps = options.total_steps(windows)
     with timer.phase("build model"), strategy.scope():
@@ -82,22 +92,50 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
             loss=keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True, reduction="mean_with_sample_weight"),
             weighted_metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
+    evaluation = None
+    if eval_examples:
+        eval_features = ner_inputs.ner_features(
+            [w for w, _ in eval_examples], tokenizer, options.max_seq_length)
+        evaluation = training.PeriodicEvaluation(
+            lambda m: {k[len("eval_"):]: v for k, v in evaluate(
+                m, tokenizer, eval_examples, options.max_seq_length, label_names,
+                options.batch_size, eval_features).items() if isinstance(v, float)},
+            "f1", options.model_dir, options.steps_per_loop, keep_best=options.keep_best,
+            patience=options.early_stopping_patience)
     print(f"Training on {len(train)} sentences ({windows} windows of <= "
           f"{options.max_seq_length} tokens) for {total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("train"):
         history = training.fit(model, train_ds, model_dir=options.model_dir,
-                               total_steps=total_steps, steps_per_loop=options.steps_per_loop)
+                               total_steps=total_steps, steps_per_loop=options.steps_per_loop,
+                               evaluation=evaluation)
     results = training.train_results(history, total_steps)
     results["train_windows"] = windows
     if eval_examples:
         with timer.phase("evaluate"):
             results.update(evaluate(model, tokenizer, eval_examples, options.max_seq_length,
-                                    label_names, options.batch_size))
+                                    label_names, options.batch_size, eval_features))
+        print_scores(results)
     # `word_split`: how raw text becomes words at prediction time.
     save_run(options.model_dir, model, vocab_file, "ner", options.max_seq_length,
              labels=list(label_names), word_split=word_split)
-    return training.finish_run(options.model_dir, timer, results)
+    return training.finish_run(options.model_dir, timer, results, curve_metric="f1")
+
+
+def evaluate_run(model_dir, eval_examples, batch_size=64):
+    """Scores a finished NER run on `(words, tags)` examples; writes `eval_metrics.json`
+    beside it and returns the metrics."""
+    model, vocab_file, info = load_run(model_dir)
+    if info["task"] != "ner":
+        raise ValueError(f"{model_dir} holds a {info['task']!r} run, not an NER run.")
+    scores = evaluate(model, BertTokenizer(vocab_file), eval_examples, info["max_seq_length"],
+                      info["labels"], batch_size)
+    print_scores(scores)
+    path = os.path.join(model_dir, "eval_metrics.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(scores, f, indent=2, ensure_ascii=False)
+    print(f"Wrote {path}", flush=True)
+    return scores
 
 
 def predict_file(model_dir, input_file, output_file, batch_size=64):

@@ -9,7 +9,6 @@ from tfbert.checkpoints import save_encoder
 from tfbert.models import BertPretrainer
 from tfbert.tasks.pretraining import features as pretraining_data
 from tfbert.tokenization import BertTokenizer
-from tfbert.training.distribution import get_strategy
 
 
 def special_ids(tokenizer):
@@ -47,8 +46,7 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
     `metrics.json` under `options.model_dir`.
     """
     timer = training.PhaseTimer()
-    strategy = get_strategy(options.strategy, options.tpu, options.cpu_devices)
-    vocab_file = training.resolve_vocab_file(options)
+    strategy, vocab_file = training.prepare(options)
     tokenizer = BertTokenizer(vocab_file)
     seq = options.max_seq_length
     if train_records:
@@ -60,7 +58,8 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
             tokenizer.vocab_size, special_ids(tokenizer), seq, max_predictions,
             whole_word=whole_word)
         train_ds = pretraining_data.masked_dataset(
-            pretraining_data.pairs_dataset(train_pairs), masker, options.batch_size)
+            pretraining_data.pairs_dataset(train_pairs), masker, options.batch_size,
+            seed=options.seed)
         num_train = len(train_pairs)
     if heldout_records:
         heldout_ds = pretraining_data.read_tfrecords(
@@ -89,22 +88,32 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
             weighted_metrics={
                 "mlm_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
                 "nsp_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")]})
+    evaluation = None
+    if heldout_ds is not None:
+        evaluation = training.PeriodicEvaluation(
+            lambda m: heldout_scores(m, heldout_ds), "mlm_accuracy", options.model_dir,
+            options.steps_per_loop, keep_best=False)
     print(f"Pretraining for {total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("pretrain"):
         history = training.fit(model, train_ds, model_dir=options.model_dir,
-                               total_steps=total_steps, steps_per_loop=options.steps_per_loop)
+                               total_steps=total_steps, steps_per_loop=options.steps_per_loop,
+                               evaluation=evaluation)
     results = training.train_results(history, total_steps)
     if heldout_ds is not None:
-        with timer.phase("evaluate"):
-            scores = model.evaluate(heldout_ds, return_dict=True, verbose=0)
-        results.update({
-            "heldout_mlm_accuracy": float(scores["mlm_logits_accuracy"]),
-            "heldout_nsp_accuracy": float(scores["nsp_logits_accuracy"]),
-            "heldout_loss": float(scores["loss"]),
-        })
+        # The last loop's evaluation is the final model's.
+        last = training.read_history(options.model_dir)[-1]
+        results.update({f"heldout_{k}": last[k] for k in ("mlm_accuracy", "nsp_accuracy", "loss")})
     encoder_dir = os.path.join(options.model_dir, "encoder")
     save_encoder(encoder, vocab_file, encoder_dir)
     results["encoder_dir"] = encoder_dir
-    return training.finish_run(options.model_dir, timer, results)
+    return training.finish_run(options.model_dir, timer, results, curve_metric="mlm_accuracy")
+
+
+def heldout_scores(model, heldout_ds):
+    """Held-out masked-LM and next-sentence accuracy and the loss of a `BertPretrainer`."""
+    scores = model.evaluate(heldout_ds, return_dict=True, verbose=0)
+    return {"loss": float(scores["loss"]),
+            "mlm_accuracy": float(scores["mlm_logits_accuracy"]),
+            "nsp_accuracy": float(scores["nsp_logits_accuracy"])}
 

@@ -12,7 +12,6 @@ from tfbert.tasks.squad import features as squad_inputs
 from tfbert.tasks.squad import metrics as squad_metrics
 from tfbert.tasks.squad import postprocess as squad_postprocess
 from tfbert.tokenization import BertTokenizer
-from tfbert.training.distribution import get_strategy
 from tfbert.training.run_dir import save_run
 
 
@@ -62,8 +61,7 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
             raise ValueError(f"The {name} data has unanswerable questions (SQuAD v2.0): "
                              "pass --version_2_with_negative.")
     timer = training.PhaseTimer()
-    strategy = get_strategy(options.strategy, options.tpu, options.cpu_devices)
-    vocab_file = training.resolve_vocab_file(options)
+    strategy, vocab_file = training.prepare(options)
     tokenizer = BertTokenizer(vocab_file)
     window = dict(max_seq_length=options.max_seq_length, doc_stride=doc_stride,
                   max_query_length=max_query_length)
@@ -71,7 +69,7 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
         features = squad_inputs.squad_features(train, tokenizer, **window)
     targets = {"start_logits": features.start_positions, "end_logits": features.end_positions}
     train_ds = (tf.data.Dataset.from_tensor_slices((features.inputs, targets))
-                .shuffle(len(features.example), seed=0, reshuffle_each_iteration=True)
+                .shuffle(len(features.example), seed=options.seed, reshuffle_each_iteration=True)
                 .batch(options.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
     total_steps = options.total_steps(len(features.example))
     with timer.phase("build model"), strategy.scope():

@@ -1,0 +1,105 @@
+"""Validation during training: the task's metric every loop, its history, the best weights.
+
+The history lives in `model_dir/eval_history.jsonl` (one JSON object per loop: `step`,
+`train_loss` and the task's figures), so a resumed run continues it and still knows its best
+loop; the best weights are `model_dir/best.weights.h5`.
+"""
+
+import json
+import os
+
+import keras
+
+from tfbert.training.loop import resume_loop
+
+HISTORY_FILE = "eval_history.jsonl"
+BEST_WEIGHTS_FILE = "best.weights.h5"
+
+
+def read_history(model_dir, up_to_step=None):
+    """The recorded evaluations, one per step (the last record of a step wins), in order."""
+    path = os.path.join(model_dir, HISTORY_FILE)
+    if not os.path.exists(path):
+        return []
+    by_step = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                record = json.loads(line)
+                by_step[record["step"]] = record
+    return [by_step[s] for s in sorted(by_step) if up_to_step is None or s <= up_to_step]
+
+
+class PeriodicEvaluation(keras.callbacks.Callback):
+    """Evaluates at the end of every loop; keeps the best weights; stops early if asked.
+
+    Args:
+        evaluate: callable `model -> dict` of float figures (e.g. `loss`, `accuracy`); they
+            reach the Keras logs as `val_<name>` (TensorBoard, History).
+        monitor: str, the figure that decides the best loop (higher is better).
+        model_dir: str, where the history and best weights go.
+        steps_per_loop: int, optimizer steps per loop (Keras epoch).
+        keep_best: bool, save the weights of the best loop so far.
+        patience: int or None, stop after this many loops without a better `monitor`.
+    """
+
+    def __init__(self, evaluate, monitor, model_dir, steps_per_loop, keep_best=True,
+                 patience=None):
+        super().__init__()
+        self.evaluate = evaluate
+        self.monitor = monitor
+        self.model_dir = model_dir
+        self.steps_per_loop = steps_per_loop
+        self.keep_best = keep_best
+        self.patience = patience
+        self.best = None
+        self.wait = 0
+
+    @property
+    def best_weights_path(self):
+        return os.path.join(self.model_dir, BEST_WEIGHTS_FILE)
+
+    def on_train_begin(self, logs=None):
+        start_loop = resume_loop(self.model_dir)
+        if not start_loop:  # a fresh run: nothing of an older one counts
+            for name in (HISTORY_FILE, BEST_WEIGHTS_FILE):
+                if os.path.exists(os.path.join(self.model_dir, name)):
+                    os.remove(os.path.join(self.model_dir, name))
+        # A resumed run: the loops trained before the interruption still count.
+        for record in read_history(self.model_dir, start_loop * self.steps_per_loop):
+            self._update_best(record[self.monitor])
+
+    def _update_best(self, value):
+        if self.best is None or value > self.best:
+            self.best, self.wait = value, 0
+            return True
+        self.wait += 1
+        return False
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = self.evaluate(self.model)
+        if self.monitor not in scores:
+            raise ValueError(f"evaluation gave {sorted(scores)}, not the monitored "
+                             f"{self.monitor!r}")
+        if logs is not None:
+            logs.update({f"val_{name}": value for name, value in scores.items()})
+        record = {"step": (epoch + 1) * self.steps_per_loop,
+                  "train_loss": None if logs is None else logs.get("loss"), **scores}
+        with open(os.path.join(self.model_dir, HISTORY_FILE), "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        improved = self._update_best(scores[self.monitor])
+        if improved and self.keep_best:
+            self.model.save_weights(self.best_weights_path)
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+        print(f"step {record['step']}: {figures}{' (best)' if improved else ''}", flush=True)
+        if self.patience and self.wait >= self.patience:
+            print(f"Stopping early: no better {self.monitor} in {self.wait} evaluations.",
+                  flush=True)
+            self.model.stop_training = True
+
+    def restore_best(self):
+        """Loads the best loop's weights into the model (when they were kept)."""
+        if self.keep_best and os.path.exists(self.best_weights_path):
+            self.model.load_weights(self.best_weights_path)
+            return True
+        return False
