@@ -16,7 +16,7 @@ from absl import app, flags
 from apps import common_flags
 from tfbert.data.classification import read_classification_file
 from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
-from tfbert.tasks.classification import evaluate_run, predict_file, train_classifier
+from tfbert.tasks.classification.run import evaluate_run, predict_file, train_classifier
 from tfbert.training.run_dir import load_run_info
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3)

@@ -5,8 +5,8 @@ import sys
 
 from absl import flags
 
-from tfbert.training import TrainingOptions
 from tfbert.training.distribution import STRATEGIES
+from tfbert.training.options import TrainingOptions
 
 
 def define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3, max_seq_length=128):
@@ -45,6 +45,9 @@ def define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3, max_seq_l
                          "masking: the same seed gives the same run on CPU.")
     flags.DEFINE_boolean("keep_best", True, "Keep the weights of the best evaluation (every "
                          "--steps_per_loop steps) and save those, not the last.")
+    flags.DEFINE_integer("bucket_width", 32, "Batch examples of similar length and pad them "
+                         "to a multiple of this many tokens (a few fixed shapes); 0 pads all "
+                         "to --max_seq_length.", lower_bound=0)
     flags.DEFINE_integer("early_stopping_patience", None, "Stop after this many evaluations "
                          "without a better score.", lower_bound=1)
 
@@ -91,4 +94,5 @@ def training_options():
         train_steps=values.train_steps, steps_per_loop=values.steps_per_loop,
         warmup_fraction=values.warmup_fraction,
         gradient_accumulation_steps=values.gradient_accumulation_steps, seed=values.seed,
-        keep_best=values.keep_best, early_stopping_patience=values.early_stopping_patience)
+        keep_best=values.keep_best, early_stopping_patience=values.early_stopping_patience,
+        bucket_width=values.bucket_width)

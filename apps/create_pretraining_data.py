@@ -17,7 +17,7 @@ from absl import app, flags
 
 from tfbert.data.text_corpus import load_pretraining_documents
 from tfbert.tasks.pretraining import features as data
-from tfbert.tasks.pretraining import special_ids, text_pairs
+from tfbert.tasks.pretraining.run import special_ids, text_pairs
 from tfbert.tokenization import BertTokenizer
 
 _INPUT_FILE = flags.DEFINE_string("input_file", None, "Text corpus; default: People's Daily.")

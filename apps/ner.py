@@ -18,7 +18,7 @@ from absl import app, flags
 from apps import common_flags
 from tfbert.data.conll import read_conll
 from tfbert.data.peoples_daily import NER_LABELS, load_ner_split
-from tfbert.tasks.ner import evaluate_run, predict_file, train_ner
+from tfbert.tasks.ner.run import evaluate_run, predict_file, train_ner
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3)
 _TRAIN_FILE = flags.DEFINE_string("train_file", None, "CoNLL training data; default: the "

@@ -19,9 +19,9 @@ from absl import app, flags
 
 from apps import common_flags
 from tfbert.data.text_corpus import load_pretraining_documents
-from tfbert.tasks.pretraining import pretrain, text_pairs
+from tfbert.tasks.pretraining.run import pretrain, text_pairs
 from tfbert.tokenization import BertTokenizer
-from tfbert.training import resolve_vocab_file
+from tfbert.training.options import resolve_vocab_file
 
 common_flags.define_training_flags(batch_size=32, learning_rate=1e-4, epochs=1)
 _INPUT_FILE = flags.DEFINE_string(

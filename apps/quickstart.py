@@ -1,17 +1,19 @@
 r"""The whole tfbert path on shipped data, with no flags: vocab → pretrain → fine-tune → ship.
 
-    python -m apps.quickstart --work_dir=quickstart
+    python -m apps.quickstart --work_dir=quickstart              # sentiment reviews
+    python -m apps.quickstart --task=ner --work_dir=quickstart_ner  # People's Daily NER
 
-1. learns a WordPiece vocabulary from People's Daily (Jan. 1998) and the sentiment
-   training texts (fast normalizer, so the TFLite file tokenizes like training did);
-2. pretrains a small BERT with masked LM (whole Chinese words) + next-sentence prediction
-   on People's Daily;
-3. fine-tunes it on the sentiment reviews (fixed split of DESIGN.md) and evaluates on
-   the held-out tenth;
+1. learns a WordPiece vocabulary from People's Daily (Jan. 1998) and the sentiment training
+   texts (fast normalizer, so the TFLite file tokenizes like training did);
+2. pretrains a small BERT with masked LM (whole Chinese words) + next-sentence prediction,
+   on People's Daily and the sentiment training texts (never evaluation text: for NER the
+   evaluation lines are left out of the corpus);
+3. fine-tunes it on the task's fixed split (DESIGN.md), evaluating every loop and keeping
+   the best;
 4. exports a SavedModel that takes raw text (TF Serving layout) and a TFLite file;
 5. writes WORK_DIR/summary.json.
 
-Defaults fit in about a quarter of an hour on 2 CPU cores; see README for longer runs.
+`--pretrain_steps=0` fine-tunes from random initialisation (the no-pretraining ablation).
 """
 
 import json
@@ -21,86 +23,104 @@ import time
 from absl import app, flags
 
 from export.saved_model import export_saved_model
-from export.tflite import convert_saved_model
-from tfbert.data.peoples_daily import load_corpus_documents
+from export.tflite import convert_saved_model, convert_tflite
+from tfbert.data.peoples_daily import NER_LABELS, load_corpus_documents, load_ner_split
 from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
-from tfbert.tasks.classification import train_classifier
-from tfbert.tasks.pretraining import pretrain, text_pairs
+from tfbert.tasks.classification.run import train_classifier
+from tfbert.tasks.ner.run import train_ner
+from tfbert.tasks.pretraining.run import pretrain, text_pairs
 from tfbert.tokenization import BertTokenizer
 from tfbert.tokenization.learn import learn_vocab
-from tfbert.training import TrainingOptions
+from tfbert.training.options import TrainingOptions
 
+_TASK = flags.DEFINE_enum("task", "sentiment", ["sentiment", "ner"], "What to fine-tune: "
+                          "sentiment reviews (classification) or People's Daily NER.")
 _WORK_DIR = flags.DEFINE_string("work_dir", "quickstart", "Directory for every output.")
 _CONFIG = flags.DEFINE_string("config", "tiny", "Encoder preset or BertConfig JSON.")
 _VOCAB_SIZE = flags.DEFINE_integer("vocab_size", 8000, "Target vocabulary size.",
                                    lower_bound=16)
 _PRETRAIN_STEPS = flags.DEFINE_integer("pretrain_steps", 1500, "Pretraining steps (0 skips "
                                        "pretraining).", lower_bound=0)
+_PRETRAIN_LEARNING_RATE = flags.DEFINE_float("pretrain_learning_rate", 5e-4,
+                                             "Peak learning rate of pretraining.")
 _FINETUNE_EPOCHS = flags.DEFINE_integer("finetune_epochs", 3, "Fine-tuning epochs.",
                                         lower_bound=1)
 _FINETUNE_STEPS = flags.DEFINE_integer("finetune_steps", None, "Fine-tuning steps; "
                                        "overrides --finetune_epochs.", lower_bound=1)
+_FINETUNE_LEARNING_RATE = flags.DEFINE_float("finetune_learning_rate", 2e-4,
+                                             "Peak learning rate of fine-tuning.")
 _MAX_SEQ_LENGTH = flags.DEFINE_integer("max_seq_length", 128, "Tokens per sequence.",
                                        lower_bound=8)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of initialisation, shuffling and masking.")
 _CPU_DEVICES = flags.DEFINE_integer("cpu_devices", 1, "Logical CPU devices (mirrored "
                                     "training without GPUs).", lower_bound=1)
 
 
-def build_vocabulary(work_dir, vocab_size, sentiment_train):
-    texts = ["".join(sentence) for doc in load_corpus_documents() for sentence in doc]
-    texts += [text for text, _ in sentiment_train]
-    return learn_vocab(texts, vocab_size, os.path.join(work_dir, "vocab"), normalizer="fast")
-
-
-def run_quickstart(work_dir, config, vocab_size, pretrain_steps, finetune_epochs,
-                   max_seq_length, batch_size, cpu_devices=1, finetune_steps=None):
+def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
+                   pretrain_steps=1500, pretrain_learning_rate=5e-4, finetune_epochs=3,
+                   finetune_steps=None, finetune_learning_rate=2e-4, max_seq_length=128,
+                   batch_size=32, seed=0, cpu_devices=1):
     """Runs the five steps and returns the summary dict (also in `summary.json`)."""
     start = time.perf_counter()
     os.makedirs(work_dir, exist_ok=True)
-    summary = {"config": config}
-    train, eval_ = load_sentiment_split()
+    summary = {"task": task, "config": config, "pretrain_steps": pretrain_steps, "seed": seed}
+    sentiment_train, sentiment_eval = load_sentiment_split()
+    documents = load_corpus_documents(exclude_ner_eval=task == "ner")
+    strategy = "mirrored" if cpu_devices > 1 else "default"
+    options = dict(strategy=strategy, cpu_devices=cpu_devices, max_seq_length=max_seq_length,
+                   batch_size=batch_size, seed=seed)
 
     print("== 1/5 vocabulary", flush=True)
-    vocab_file = build_vocabulary(work_dir, vocab_size, train)
+    texts = ["".join(s) for d in documents for s in d] + [t for t, _ in sentiment_train]
+    vocab_file = learn_vocab(texts, vocab_size, os.path.join(work_dir, "vocab"),
+                             normalizer="fast")
     summary["vocab_file"] = vocab_file
-    strategy = "mirrored" if cpu_devices > 1 else "default"
 
     init_checkpoint = None
     if pretrain_steps:
         print("== 2/5 pretraining (masked LM + next sentence)", flush=True)
-        options = TrainingOptions(
-            model_dir=os.path.join(work_dir, "pretrain"), strategy=strategy,
-            cpu_devices=cpu_devices, config=config, vocab_file=vocab_file,
-            max_seq_length=max_seq_length, batch_size=batch_size, learning_rate=5e-4,
-            train_steps=pretrain_steps, steps_per_loop=max(1, pretrain_steps // 5))
-        pairs, heldout = text_pairs(load_corpus_documents(), BertTokenizer(vocab_file),
+        # The sentiment training texts as one-review documents: in-domain text.
+        reviews = [[[t]] for t, _ in sentiment_train]
+        pairs, heldout = text_pairs(documents + reviews, BertTokenizer(vocab_file),
                                     max_seq_length)
-        scores = pretrain(options, train_pairs=pairs, heldout_pairs=heldout,
-                          whole_word=True)
+        scores = pretrain(
+            TrainingOptions(model_dir=os.path.join(work_dir, "pretrain"), config=config,
+                            vocab_file=vocab_file, learning_rate=pretrain_learning_rate,
+                            train_steps=pretrain_steps,
+                            steps_per_loop=max(1, pretrain_steps // 5), **options),
+            train_pairs=pairs, heldout_pairs=heldout, whole_word=True)
         summary.update({k: v for k, v in scores.items() if k.startswith("heldout_")})
         init_checkpoint = scores["encoder_dir"]
 
-    print("== 3/5 fine-tuning on sentiment reviews", flush=True)
-    options = TrainingOptions(
-        model_dir=os.path.join(work_dir, "classifier"), strategy=strategy,
-        cpu_devices=1, config=None if init_checkpoint else config,
+    print(f"== 3/5 fine-tuning ({task})", flush=True)
+    finetune = TrainingOptions(
+        model_dir=os.path.join(work_dir, task), config=None if init_checkpoint else config,
         init_checkpoint=init_checkpoint, vocab_file=vocab_file,
-        max_seq_length=max_seq_length, batch_size=batch_size, learning_rate=2e-4,
-        epochs=finetune_epochs, train_steps=finetune_steps, steps_per_loop=500)
-    scores = train_classifier(options, [(t, None, y) for t, y in train],
-                              [(t, None, y) for t, y in eval_], list(SENTIMENT_LABELS))
-    summary["eval_accuracy"] = scores["eval_accuracy"]
-    summary["eval_macro_f1"] = scores["eval_macro_f1"]
-    summary["classifier_dir"] = options.model_dir
+        learning_rate=finetune_learning_rate, epochs=finetune_epochs,
+        train_steps=finetune_steps, steps_per_loop=500, **options)
+    if task == "ner":
+        train, eval_ = load_ner_split()
+        scores = train_ner(finetune, train, eval_, list(NER_LABELS))
+        summary.update({k: scores[k] for k in ("eval_f1", "eval_precision", "eval_recall")})
+    else:
+        scores = train_classifier(finetune, [(t, None, y) for t, y in sentiment_train],
+                                  [(t, None, y) for t, y in sentiment_eval],
+                                  list(SENTIMENT_LABELS))
+        summary.update({k: scores[k] for k in ("eval_accuracy", "eval_macro_f1")})
+    summary["model_dir"] = finetune.model_dir
+    summary["learning_curve"] = scores.get("learning_curve")
 
     print("== 4/5 SavedModel export (raw text in)", flush=True)
     summary["saved_model_dir"] = os.path.abspath(export_saved_model(
-        options.model_dir, os.path.join(work_dir, "export"), "sentiment"))
+        finetune.model_dir, os.path.join(work_dir, "export"), task))
 
     print("== 5/5 TFLite conversion", flush=True)
-    summary["tflite_file"] = os.path.abspath(convert_saved_model(
-        summary["saved_model_dir"], os.path.join(work_dir, "sentiment.tflite")))
+    tflite_file = os.path.join(work_dir, f"{task}.tflite")
+    # NER on device needs the run's device offsets: it converts from the run directory.
+    summary["tflite_file"] = os.path.abspath(
+        convert_tflite(finetune.model_dir, tflite_file) if task == "ner"
+        else convert_saved_model(summary["saved_model_dir"], tflite_file))
 
     summary["seconds"] = round(time.perf_counter() - start, 1)
     path = os.path.join(work_dir, "summary.json")
@@ -113,9 +133,11 @@ def run_quickstart(work_dir, config, vocab_size, pretrain_steps, finetune_epochs
 
 def main(argv):
     del argv
-    run_quickstart(_WORK_DIR.value, _CONFIG.value, _VOCAB_SIZE.value, _PRETRAIN_STEPS.value,
-                   _FINETUNE_EPOCHS.value, _MAX_SEQ_LENGTH.value, _BATCH_SIZE.value,
-                   _CPU_DEVICES.value, _FINETUNE_STEPS.value)
+    run_quickstart(_WORK_DIR.value, _TASK.value, _CONFIG.value, _VOCAB_SIZE.value,
+                   _PRETRAIN_STEPS.value, _PRETRAIN_LEARNING_RATE.value,
+                   _FINETUNE_EPOCHS.value, _FINETUNE_STEPS.value,
+                   _FINETUNE_LEARNING_RATE.value, _MAX_SEQ_LENGTH.value, _BATCH_SIZE.value,
+                   _SEED.value, _CPU_DEVICES.value)
 
 
 if __name__ == "__main__":

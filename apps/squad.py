@@ -13,7 +13,7 @@ from absl import app, flags
 
 from apps import common_flags
 from tfbert.data.squad import read_squad
-from tfbert.tasks.squad import train_squad
+from tfbert.tasks.squad.run import train_squad
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=2,
                                    max_seq_length=384)

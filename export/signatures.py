@@ -5,7 +5,7 @@ from tfbert.tasks.classification.serving import ClassificationSignatures
 from tfbert.tasks.ner.serving import NerSignatures
 from tfbert.tasks.squad.serving import SquadSignatures
 from tfbert.tokenization import BertTokenizer
-from tfbert.training import load_run
+from tfbert.training.run_dir import load_run
 
 TASK_SIGNATURES = {"classification": ClassificationSignatures,
                    "regression": ClassificationSignatures,

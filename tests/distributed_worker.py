@@ -29,8 +29,9 @@ def run(strategy_name, cpu_devices, model_dir, steps, steps_per_loop, sleep):
     import numpy as np
     import tensorflow as tf
 
-    from tfbert import BertConfig, training
+    from tfbert import BertConfig
     from tfbert.models import BertClassifier, bert_encoder
+    from tfbert.training import loop as training
     from tfbert.training.optimization import create_optimizer
 
     rng = np.random.default_rng(0)

@@ -72,9 +72,9 @@ def sentiment_run(model_dir, train_steps=300, max_seq_length=64, vocab_size=3000
     train, eval_ = load_sentiment_split()
     if os.path.isfile(os.path.join(model_dir, "task.json")):
         return model_dir, eval_
-    from tfbert.tasks.classification import train_classifier
+    from tfbert.tasks.classification.run import train_classifier
     from tfbert.tokenization.learn import learn_vocab
-    from tfbert.training import TrainingOptions
+    from tfbert.training.options import TrainingOptions
     vocab_file = learn_vocab([t for t, _ in train[::4]], vocab_size,
                              os.path.join(model_dir, "vocab_src"), log=lambda *_: None)
     options = TrainingOptions(model_dir=model_dir, config="tiny", vocab_file=vocab_file,

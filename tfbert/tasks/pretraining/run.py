@@ -4,11 +4,14 @@ import os
 
 import keras
 
-from tfbert import training
 from tfbert.checkpoints import save_encoder
 from tfbert.models import BertPretrainer
 from tfbert.tasks.pretraining import features as pretraining_data
 from tfbert.tokenization import BertTokenizer
+from tfbert.training.evaluation import PeriodicEvaluation, read_history
+from tfbert.training.loop import PhaseTimer, compile_for_training, fit, train_results
+from tfbert.training.options import build_encoder, prepare
+from tfbert.training.report import finish_run
 
 
 def special_ids(tokenizer):
@@ -45,8 +48,8 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
     checkpoint format: config, weights, vocab — usable as `--init_checkpoint`) and
     `metrics.json` under `options.model_dir`.
     """
-    timer = training.PhaseTimer()
-    strategy, vocab_file = training.prepare(options)
+    timer = PhaseTimer()
+    strategy, vocab_file = prepare(options)
     tokenizer = BertTokenizer(vocab_file)
     seq = options.max_seq_length
     if train_records:
@@ -78,11 +81,11 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
         raise ValueError("Training from TFRecords needs --train_steps.")
     total_steps = options.total_steps(num_train or 0)
     with timer.phase("build model"), strategy.scope():
-        encoder = training.build_encoder(options, tokenizer.vocab_size)
+        encoder = build_encoder(options, tokenizer.vocab_size)
         model = BertPretrainer(encoder)
         loss = keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight")
-        training.compile_for_training(
+        compile_for_training(
             model, options, total_steps,
             loss={"mlm_logits": loss, "nsp_logits": loss},
             weighted_metrics={
@@ -90,24 +93,24 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
                 "nsp_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")]})
     evaluation = None
     if heldout_ds is not None:
-        evaluation = training.PeriodicEvaluation(
+        evaluation = PeriodicEvaluation(
             lambda m: heldout_scores(m, heldout_ds), "mlm_accuracy", options.model_dir,
             options.steps_per_loop, keep_best=False)
     print(f"Pretraining for {total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("pretrain"):
-        history = training.fit(model, train_ds, model_dir=options.model_dir,
+        history = fit(model, train_ds, model_dir=options.model_dir,
                                total_steps=total_steps, steps_per_loop=options.steps_per_loop,
                                evaluation=evaluation)
-    results = training.train_results(history, total_steps)
+    results = train_results(history, total_steps)
     if heldout_ds is not None:
         # The last loop's evaluation is the final model's.
-        last = training.read_history(options.model_dir)[-1]
+        last = read_history(options.model_dir)[-1]
         results.update({f"heldout_{k}": last[k] for k in ("mlm_accuracy", "nsp_accuracy", "loss")})
     encoder_dir = os.path.join(options.model_dir, "encoder")
     save_encoder(encoder, vocab_file, encoder_dir)
     results["encoder_dir"] = encoder_dir
-    return training.finish_run(options.model_dir, timer, results, curve_metric="mlm_accuracy")
+    return finish_run(options.model_dir, timer, results, curve_metric="mlm_accuracy")
 
 
 def heldout_scores(model, heldout_ds):

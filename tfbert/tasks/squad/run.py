@@ -6,12 +6,14 @@ import os
 import keras
 import tensorflow as tf
 
-from tfbert import training
 from tfbert.models import BertSpanQA
 from tfbert.tasks.squad import features as squad_inputs
 from tfbert.tasks.squad import metrics as squad_metrics
 from tfbert.tasks.squad import postprocess as squad_postprocess
 from tfbert.tokenization import BertTokenizer
+from tfbert.training.loop import PhaseTimer, compile_for_training, fit, train_results
+from tfbert.training.options import build_encoder, prepare
+from tfbert.training.report import finish_run
 from tfbert.training.run_dir import save_run
 
 
@@ -60,8 +62,8 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
         if not version_2_with_negative and any(e.is_impossible for e in examples):
             raise ValueError(f"The {name} data has unanswerable questions (SQuAD v2.0): "
                              "pass --version_2_with_negative.")
-    timer = training.PhaseTimer()
-    strategy, vocab_file = training.prepare(options)
+    timer = PhaseTimer()
+    strategy, vocab_file = prepare(options)
     tokenizer = BertTokenizer(vocab_file)
     window = dict(max_seq_length=options.max_seq_length, doc_stride=doc_stride,
                   max_query_length=max_query_length)
@@ -73,10 +75,10 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
                 .batch(options.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
     total_steps = options.total_steps(len(features.example))
     with timer.phase("build model"), strategy.scope():
-        encoder = training.build_encoder(options, tokenizer.vocab_size)
+        encoder = build_encoder(options, tokenizer.vocab_size)
         model = BertSpanQA(encoder)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        training.compile_for_training(
+        compile_for_training(
             model, options, total_steps,
             # The mean of the start and end losses, as run_squad.py.
             loss={"start_logits": loss, "end_logits": loss},
@@ -85,9 +87,9 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
           f"{total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("train"):
-        history = training.fit(model, train_ds, model_dir=options.model_dir,
+        history = fit(model, train_ds, model_dir=options.model_dir,
                                total_steps=total_steps, steps_per_loop=options.steps_per_loop)
-    results = training.train_results(history, total_steps)
+    results = train_results(history, total_steps)
     results["train_windows"] = int(len(features.example))
     if eval_examples:
         with timer.phase("evaluate"):
@@ -100,4 +102,4 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
             scores = squad_metrics.squad_scores(eval_examples, predictions)
             results.update({f"eval_{k}": v for k, v in scores.items()})
     save_run(options.model_dir, model, vocab_file, "squad", options.max_seq_length)
-    return training.finish_run(options.model_dir, timer, results)
+    return finish_run(options.model_dir, timer, results)
