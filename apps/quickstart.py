@@ -25,7 +25,7 @@ from absl import app, flags
 from export.saved_model import export_saved_model
 from export.tflite import convert_saved_model, convert_tflite
 from tfbert.data.peoples_daily import NER_LABELS, load_corpus_documents, load_ner_split
-from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
+from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split, review_documents
 from tfbert.tasks.classification.run import train_classifier
 from tfbert.tasks.ner.run import train_ner
 from tfbert.tasks.pretraining.run import pretrain, text_pairs
@@ -80,8 +80,8 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
     init_checkpoint = None
     if pretrain_steps:
         print("== 2/5 pretraining (masked LM + next sentence)", flush=True)
-        # The sentiment training texts as one-review documents: in-domain text.
-        reviews = [[[t]] for t, _ in sentiment_train]
+        # In-domain text: the sentiment training reviews, never the evaluation ones.
+        reviews = review_documents([t for t, _ in sentiment_train], reviews_per_document=20)
         pairs, heldout = text_pairs(documents + reviews, BertTokenizer(vocab_file),
                                     max_seq_length)
         scores = pretrain(

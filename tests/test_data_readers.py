@@ -344,3 +344,11 @@ def test_error_names_file_as_given(tmp_path):
     with pytest.raises(ValueError) as error:
         classification.read_classification_file(path)
     assert str(error.value).startswith(os.fspath(path) + ":1: ")
+
+
+def test_review_documents_split_sentences_and_words():
+    from tfbert.data.sentiment import review_documents
+    documents = review_documents(["很好。iPhone 不错", "差！！退货", "ok"], reviews_per_document=2)
+    assert documents == [[["很", "好", "。"], ["iPhone", "不", "错"], ["差", "！", "！"],
+                          ["退", "货"]], [["ok"]]]
+    assert review_documents([]) == [] and review_documents(["  "]) == []

@@ -10,10 +10,15 @@ evaluation set and the rest is the training set: 15,625 training and 1,738 evalu
 """
 
 import os
+import re
 
 from tfbert.data import files
 
 SENTIMENT_LABELS = ("neg", "pos")
+# A CJK ideograph, a run of other letters and digits, or any other single character.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_])+|\S")
+_SENTENCE_ENDS = "。！？!?"
 
 
 def _unique_lines(path):
@@ -60,3 +65,35 @@ def load_sentiment_split(data_dir=None):
         for i, text in enumerate(texts):
             (eval_ if i % 10 == 0 else train).append((text, label))
     return train, eval_
+
+
+def review_documents(texts, reviews_per_document=1):
+    """Reviews as a pretraining corpus: documents of sentences of words.
+
+    Sentences end after `。！？!?`; words are single CJK characters and runs of other
+    non-space characters (as BERT's basic tokenizer splits Chinese), so whole-word masking
+    masks a Latin word whole and a Chinese character alone. `reviews_per_document` reviews
+    form one document, so next-sentence pairs can cross review boundaries.
+
+    Example:
+    >>> review_documents(["很好。iPhone 不错"])
+    [[['很', '好', '。'], ['iPhone', '不', '错']]]
+    """
+    documents, current = [], []
+    for i, text in enumerate(texts):
+        words = _WORD.findall(text)
+        sentence = []
+        for w, word in enumerate(words):
+            sentence.append(word)
+            next_word = words[w + 1] if w + 1 < len(words) else ""
+            if word in _SENTENCE_ENDS and next_word not in _SENTENCE_ENDS:
+                current.append(sentence)
+                sentence = []
+        if sentence:
+            current.append(sentence)
+        if (i + 1) % reviews_per_document == 0 and current:
+            documents.append(current)
+            current = []
+    if current:
+        documents.append(current)
+    return documents
