@@ -353,7 +353,9 @@ def test_native_round_trip(source, tmp_path):
     vocab = write_vocab(tmp_path / "vocab_in.txt", 99)
     files = save_encoder(source, str(vocab), str(tmp_path / "out"))
     assert sorted(os.listdir(tmp_path / "out")) == [
-        "bert_config.json", "encoder.weights.h5", "vocab.txt"]
+        "bert_config.json", "encoder.weights.h5", "vocab.txt", "vocab_info.json"]
+    # A vocabulary without a record is read with the exact normalizer; the copy says so.
+    assert json.load(open(files["vocab_info"]))["normalizer"] == "exact"
     assert files["weights"].endswith("encoder.weights.h5")
     assert detect_format(str(tmp_path / "out")) == "native"
     encoder = load_encoder(str(tmp_path / "out"))

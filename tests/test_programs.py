@@ -241,13 +241,20 @@ def test_gradient_accumulation_and_jit_compile_reach_the_train_step(tmp_path):
     assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights))
 
 
+@pytest.mark.slow
 def test_build_vocab_program_reads_peoples_daily_lines(tmp_path):
-    from apps.build_vocab import build_vocab
+    import subprocess
+    import sys
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("19980101-01-001-001/m  迈向/v  充满/v  希望/n  的/u  新/a  世纪/n\n\n"
                       "北京/ns  欢迎/v  你/r\n", encoding="utf-8")
-    vocab_file = build_vocab([str(corpus)], str(tmp_path / "vocab"), vocab_size=40,
-                             input_format="peoples_daily", max_lines=3)
+    done = subprocess.run(
+        [sys.executable, "-m", "apps.build_vocab", f"--input_files={corpus}",
+         f"--output_dir={tmp_path / 'vocab'}", "--vocab_size=40", "--format=peoples_daily",
+         "--max_lines=3"], cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    vocab_file = tmp_path / "vocab" / "vocab.txt"
     tokens = open(vocab_file, encoding="utf-8").read().split()
     assert tokens[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     assert {"迈", "京", "你"} <= set(tokens) and not any("/" in t for t in tokens)
