@@ -9,9 +9,9 @@ from tfbert.training.evaluation import read_history
 LEARNING_CURVE_FILE = "learning_curve.png"
 
 
-def write_metrics(model_dir, metrics):
-    """Writes `metrics.json` in `model_dir` and returns its path."""
-    path = os.path.join(model_dir, "metrics.json")
+def write_metrics(model_dir, metrics, name="metrics.json"):
+    """Writes `metrics` as JSON to `model_dir/name` and returns the path."""
+    path = os.path.join(model_dir, name)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(metrics, f, indent=2, sort_keys=True, ensure_ascii=False)
         f.write("\n")

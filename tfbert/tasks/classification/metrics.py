@@ -2,12 +2,7 @@
 
 import numpy as np
 
-
-def _prf(correct, predicted, actual):
-    precision = correct / predicted if predicted else 0.0
-    recall = correct / actual if actual else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
+from tfbert.tasks.scores import precision_recall_f1
 
 
 def macro_f1(labels, predictions):
@@ -33,7 +28,8 @@ def macro_f1(labels, predictions):
     scores = []
     for c in np.union1d(labels, predictions):
         true, pred = labels == c, predictions == c
-        scores.append(_prf(int(np.sum(true & pred)), int(np.sum(pred)), int(np.sum(true)))[2])
+        counts = int(np.sum(true & pred)), int(np.sum(pred)), int(np.sum(true))
+        scores.append(precision_recall_f1(*counts)[2])
     return float(np.mean(scores)) if scores else 0.0
 
 
@@ -84,7 +80,8 @@ def per_class_scores(matrix, names):
     """`{name: {"precision", "recall", "f1", "support"}}` from a confusion matrix."""
     scores = {}
     for c, name in enumerate(names):
-        p, r, f = _prf(int(matrix[c, c]), int(matrix[:, c].sum()), int(matrix[c].sum()))
+        p, r, f = precision_recall_f1(int(matrix[c, c]), int(matrix[:, c].sum()),
+                                      int(matrix[c].sum()))
         scores[name] = {"precision": p, "recall": r, "f1": f, "support": int(matrix[c].sum())}
     return scores
 

@@ -1,8 +1,6 @@
 """Sequence classification and regression: train, evaluate, save, predict."""
 
 import functools
-import json
-import os
 
 import keras
 import numpy as np
@@ -15,7 +13,7 @@ from tfbert.tokenization import BertTokenizer
 from tfbert.training.evaluation import PeriodicEvaluation
 from tfbert.training.loop import PhaseTimer, compile_for_training, fit, train_results
 from tfbert.training.options import build_encoder, prepare
-from tfbert.training.report import finish_run, print_table
+from tfbert.training.report import finish_run, print_table, write_metrics
 from tfbert.training.run_dir import load_run, save_run
 
 
@@ -149,10 +147,7 @@ def evaluate_run(model_dir, eval_examples, batch_size=64):
                                   bucket_width=32)
     scores = evaluate(model, eval_ds, labels, regression, info.get("labels"))
     print_scores(scores)
-    path = os.path.join(model_dir, "eval_metrics.json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(scores, f, indent=2, ensure_ascii=False)
-    print(f"Wrote {path}", flush=True)
+    print(f"Wrote {write_metrics(model_dir, scores, 'eval_metrics.json')}", flush=True)
     return scores
 
 

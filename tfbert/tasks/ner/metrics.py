@@ -6,6 +6,7 @@ are checked against `seqeval` 1.2.2 in tests; seqeval itself is not a dependency
 """
 
 from tfbert.data.tags import split_tag
+from tfbert.tasks.scores import precision_recall_f1
 
 
 def get_entities(tags):
@@ -54,13 +55,6 @@ def get_entities(tags):
     return entities
 
 
-def _prf(correct, predicted, actual):
-    precision = correct / predicted if predicted else 0.0
-    recall = correct / actual if actual else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
-
-
 def entity_scores(true_tags, pred_tags):
     """Entity-level precision, recall and F1 over sentences, as `seqeval` counts them.
 
@@ -96,11 +90,11 @@ def entity_scores(true_tags, pred_tags):
         true_set.update((n,) + entity for entity in get_entities(true))
         pred_set.update((n,) + entity for entity in get_entities(pred))
     correct = true_set & pred_set
-    precision, recall, f1 = _prf(len(correct), len(pred_set), len(true_set))
+    precision, recall, f1 = precision_recall_f1(len(correct), len(pred_set), len(true_set))
     per_type = {}
     for type_ in sorted({e[1] for e in true_set | pred_set}):
         correct_n, predicted_n, true_n = (sum(1 for e in entities if e[1] == type_)
                                           for entities in (correct, pred_set, true_set))
-        p, r, f = _prf(correct_n, predicted_n, true_n)
+        p, r, f = precision_recall_f1(correct_n, predicted_n, true_n)
         per_type[type_] = {"precision": p, "recall": r, "f1": f, "support": true_n}
     return {"precision": precision, "recall": recall, "f1": f1, "per_type": per_type}
