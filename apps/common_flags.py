@@ -41,6 +41,8 @@ def define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3, max_seq_l
     flags.DEFINE_float("warmup_fraction", 0.1, "Share of steps with linear warm-up.")
     flags.DEFINE_integer("gradient_accumulation_steps", None, "Average gradients over this "
                          "many batches before each update.", lower_bound=2)
+    flags.DEFINE_float("adam_beta2", 0.999, "Adam's second-moment decay; 0.98 steadies large "
+                       "learning rates.")
     flags.DEFINE_integer("seed", 0, "Seed of weight initialisation, dropout, shuffling and "
                          "masking: the same seed gives the same run on CPU.")
     flags.DEFINE_boolean("keep_best", True, "Keep the weights of the best evaluation (every "
@@ -93,6 +95,7 @@ def training_options():
         learning_rate=values.learning_rate, epochs=values.epochs,
         train_steps=values.train_steps, steps_per_loop=values.steps_per_loop,
         warmup_fraction=values.warmup_fraction,
-        gradient_accumulation_steps=values.gradient_accumulation_steps, seed=values.seed,
+        gradient_accumulation_steps=values.gradient_accumulation_steps,
+        adam_beta2=values.adam_beta2, seed=values.seed,
         keep_best=values.keep_best, early_stopping_patience=values.early_stopping_patience,
         bucket_width=values.bucket_width)

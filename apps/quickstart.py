@@ -18,6 +18,7 @@ r"""The whole tfbert path on shipped data, with no flags: vocab → pretrain →
 
 import json
 import os
+import random
 import time
 
 from absl import app, flags
@@ -33,34 +34,39 @@ from tfbert.tokenization import BertTokenizer
 from tfbert.tokenization.learn import learn_vocab
 from tfbert.training.options import TrainingOptions
 
+FINETUNE_LEARNING_RATES = {"sentiment": 1e-3, "ner": 3e-3}
+
 _TASK = flags.DEFINE_enum("task", "sentiment", ["sentiment", "ner"], "What to fine-tune: "
                           "sentiment reviews (classification) or People's Daily NER.")
 _WORK_DIR = flags.DEFINE_string("work_dir", "quickstart", "Directory for every output.")
 _CONFIG = flags.DEFINE_string("config", "tiny", "Encoder preset or BertConfig JSON.")
 _VOCAB_SIZE = flags.DEFINE_integer("vocab_size", 8000, "Target vocabulary size.",
                                    lower_bound=16)
-_PRETRAIN_STEPS = flags.DEFINE_integer("pretrain_steps", 1500, "Pretraining steps (0 skips "
+_PRETRAIN_STEPS = flags.DEFINE_integer("pretrain_steps", 2000, "Pretraining steps (0 skips "
                                        "pretraining).", lower_bound=0)
-_PRETRAIN_LEARNING_RATE = flags.DEFINE_float("pretrain_learning_rate", 5e-4,
+_PRETRAIN_LEARNING_RATE = flags.DEFINE_float("pretrain_learning_rate", 2e-3,
                                              "Peak learning rate of pretraining.")
 _FINETUNE_EPOCHS = flags.DEFINE_integer("finetune_epochs", 3, "Fine-tuning epochs.",
                                         lower_bound=1)
 _FINETUNE_STEPS = flags.DEFINE_integer("finetune_steps", None, "Fine-tuning steps; "
                                        "overrides --finetune_epochs.", lower_bound=1)
-_FINETUNE_LEARNING_RATE = flags.DEFINE_float("finetune_learning_rate", 2e-4,
-                                             "Peak learning rate of fine-tuning.")
+_FINETUNE_LEARNING_RATE = flags.DEFINE_float(
+    "finetune_learning_rate", None, "Peak learning rate of fine-tuning; default per task "
+    f"({', '.join(f'{k} {v:g}' for k, v in FINETUNE_LEARNING_RATES.items())}).")
 _MAX_SEQ_LENGTH = flags.DEFINE_integer("max_seq_length", 128, "Tokens per sequence.",
                                        lower_bound=8)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of initialisation, shuffling and masking.")
 _CPU_DEVICES = flags.DEFINE_integer("cpu_devices", 1, "Logical CPU devices (mirrored "
                                     "training without GPUs).", lower_bound=1)
+_JIT_COMPILE = flags.DEFINE_boolean("jit_compile", True, "Compile the training steps with "
+                                    "XLA (faster for small models on CPU too).")
 
 
 def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
-                   pretrain_steps=1500, pretrain_learning_rate=5e-4, finetune_epochs=3,
-                   finetune_steps=None, finetune_learning_rate=2e-4, max_seq_length=128,
-                   batch_size=32, seed=0, cpu_devices=1):
+                   pretrain_steps=2000, pretrain_learning_rate=2e-3, finetune_epochs=3,
+                   finetune_steps=None, finetune_learning_rate=None, max_seq_length=128,
+                   batch_size=32, seed=0, cpu_devices=1, jit_compile=True):
     """Runs the five steps and returns the summary dict (also in `summary.json`)."""
     start = time.perf_counter()
     os.makedirs(work_dir, exist_ok=True)
@@ -69,7 +75,7 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
     documents = load_corpus_documents(exclude_ner_eval=task == "ner")
     strategy = "mirrored" if cpu_devices > 1 else "default"
     options = dict(strategy=strategy, cpu_devices=cpu_devices, max_seq_length=max_seq_length,
-                   batch_size=batch_size, seed=seed)
+                   batch_size=batch_size, seed=seed, jit_compile=jit_compile)
 
     print("== 1/5 vocabulary", flush=True)
     texts = ["".join(s) for d in documents for s in d] + [t for t, _ in sentiment_train]
@@ -80,14 +86,17 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
     init_checkpoint = None
     if pretrain_steps:
         print("== 2/5 pretraining (masked LM + next sentence)", flush=True)
-        # In-domain text: the sentiment training reviews, never the evaluation ones.
-        reviews = review_documents([t for t, _ in sentiment_train], reviews_per_document=20)
+        # In-domain text: the sentiment training reviews (never the evaluation ones),
+        # shuffled so that a document does not group reviews of one label.
+        texts = [t for t, _ in sentiment_train]
+        random.Random(seed).shuffle(texts)
+        reviews = review_documents(texts, reviews_per_document=20)
         pairs, heldout = text_pairs(documents + reviews, BertTokenizer(vocab_file),
                                     max_seq_length)
         scores = pretrain(
             TrainingOptions(model_dir=os.path.join(work_dir, "pretrain"), config=config,
                             vocab_file=vocab_file, learning_rate=pretrain_learning_rate,
-                            train_steps=pretrain_steps,
+                            adam_beta2=0.98, train_steps=pretrain_steps,
                             steps_per_loop=max(1, pretrain_steps // 5), **options),
             train_pairs=pairs, heldout_pairs=heldout, whole_word=True)
         summary.update({k: v for k, v in scores.items() if k.startswith("heldout_")})
@@ -97,7 +106,8 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
     finetune = TrainingOptions(
         model_dir=os.path.join(work_dir, task), config=None if init_checkpoint else config,
         init_checkpoint=init_checkpoint, vocab_file=vocab_file,
-        learning_rate=finetune_learning_rate, epochs=finetune_epochs,
+        learning_rate=finetune_learning_rate or FINETUNE_LEARNING_RATES[task],
+        epochs=finetune_epochs,
         train_steps=finetune_steps, steps_per_loop=500, **options)
     if task == "ner":
         train, eval_ = load_ner_split()
@@ -137,7 +147,7 @@ def main(argv):
                    _PRETRAIN_STEPS.value, _PRETRAIN_LEARNING_RATE.value,
                    _FINETUNE_EPOCHS.value, _FINETUNE_STEPS.value,
                    _FINETUNE_LEARNING_RATE.value, _MAX_SEQ_LENGTH.value, _BATCH_SIZE.value,
-                   _SEED.value, _CPU_DEVICES.value)
+                   _SEED.value, _CPU_DEVICES.value, _JIT_COMPILE.value)
 
 
 if __name__ == "__main__":

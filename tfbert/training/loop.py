@@ -114,6 +114,7 @@ def compile_for_training(model, options, total_steps, **compile_kwargs):
     model.compile(
         optimizer=create_optimizer(
             options.learning_rate, total_steps, warmup_fraction=options.warmup_fraction,
-            gradient_accumulation_steps=options.gradient_accumulation_steps),
+            gradient_accumulation_steps=options.gradient_accumulation_steps,
+            beta_2=options.adam_beta2, epsilon=options.adam_epsilon),
         jit_compile=options.jit_compile, **compile_kwargs)
     return model

@@ -40,7 +40,8 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def create_optimizer(learning_rate, total_steps, warmup_fraction=0.1, weight_decay=0.01,
-                     global_clipnorm=1.0, gradient_accumulation_steps=None):
+                     global_clipnorm=1.0, gradient_accumulation_steps=None, beta_2=0.999,
+                     epsilon=1e-6):
     """Returns `keras.optimizers.AdamW` on a `WarmupLinearDecay` schedule.
 
     Args:
@@ -50,6 +51,9 @@ def create_optimizer(learning_rate, total_steps, warmup_fraction=0.1, weight_dec
         weight_decay: float, decoupled weight decay; not applied to LayerNorm and biases.
         global_clipnorm: float or None, clip gradients to this global norm. Defaults to 1.0.
         gradient_accumulation_steps: int or None, apply the averaged gradient every N batches.
+        beta_2: float, Adam's second-moment decay. Defaults to 0.999 (BERT); 0.98 (RoBERTa)
+            keeps the large peak rates of small models stable.
+        epsilon: float, Adam's epsilon. Defaults to 1e-6 (BERT).
     """
     if learning_rate <= 0:
         raise ValueError(f"`learning_rate` must be positive, got {learning_rate}.")
@@ -58,8 +62,8 @@ def create_optimizer(learning_rate, total_steps, warmup_fraction=0.1, weight_dec
     schedule = WarmupLinearDecay(
         learning_rate, total_steps, warmup_steps=int(total_steps * warmup_fraction))
     optimizer = keras.optimizers.AdamW(
-        learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999,
-        epsilon=1e-6, global_clipnorm=global_clipnorm,
+        learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=beta_2,
+        epsilon=epsilon, global_clipnorm=global_clipnorm,
         gradient_accumulation_steps=gradient_accumulation_steps)
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
     return optimizer

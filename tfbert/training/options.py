@@ -34,6 +34,8 @@ class TrainingOptions:
     steps_per_loop: int = 200
     warmup_fraction: float = 0.1
     gradient_accumulation_steps: int = None
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-6
     seed: int = 0
     keep_best: bool = True
     early_stopping_patience: int = None
