@@ -1,6 +1,7 @@
 """The learning-curve picture of a run: losses and the task's metric against steps."""
 
 import matplotlib
+import tensorflow as tf
 
 matplotlib.use("Agg")  # files only, no display
 
@@ -41,6 +42,7 @@ def plot_learning_curve(history, metric, path, title=None):
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with tf.io.gfile.GFile(path, "wb") as f:
+        figure.savefig(f, dpi=100, format="png")
     plt.close(figure)
     return path

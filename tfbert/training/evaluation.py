@@ -9,6 +9,7 @@ import json
 import os
 
 import keras
+import tensorflow as tf
 
 from tfbert.training.loop import resume_loop
 
@@ -19,10 +20,10 @@ BEST_WEIGHTS_FILE = "best.weights.h5"
 def read_history(model_dir, up_to_step=None):
     """The recorded evaluations, one per step (the last record of a step wins), in order."""
     path = os.path.join(model_dir, HISTORY_FILE)
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         return []
     by_step = {}
-    with open(path, encoding="utf-8") as f:
+    with tf.io.gfile.GFile(path) as f:
         for line in f:
             if line.strip():
                 record = json.loads(line)
@@ -63,8 +64,8 @@ class PeriodicEvaluation(keras.callbacks.Callback):
         start_loop = resume_loop(self.model_dir)
         if not start_loop:  # a fresh run: nothing of an older one counts
             for name in (HISTORY_FILE, BEST_WEIGHTS_FILE):
-                if os.path.exists(os.path.join(self.model_dir, name)):
-                    os.remove(os.path.join(self.model_dir, name))
+                if tf.io.gfile.exists(os.path.join(self.model_dir, name)):
+                    tf.io.gfile.remove(os.path.join(self.model_dir, name))
         # A resumed run: the loops trained before the interruption still count.
         for record in read_history(self.model_dir, start_loop * self.steps_per_loop):
             self._update_best(record[self.monitor])
@@ -85,8 +86,11 @@ class PeriodicEvaluation(keras.callbacks.Callback):
             logs.update({f"val_{name}": value for name, value in scores.items()})
         record = {"step": (epoch + 1) * self.steps_per_loop,
                   "train_loss": None if logs is None else logs.get("loss"), **scores}
-        with open(os.path.join(self.model_dir, HISTORY_FILE), "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        # Append by rewriting: object stores (gs://) have no append.
+        path = os.path.join(self.model_dir, HISTORY_FILE)
+        old = tf.io.gfile.GFile(path).read() if tf.io.gfile.exists(path) else ""
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(old + json.dumps(record) + "\n")
         improved = self._update_best(scores[self.monitor])
         if improved and self.keep_best:
             self.model.save_weights(self.best_weights_path)
@@ -99,7 +103,7 @@ class PeriodicEvaluation(keras.callbacks.Callback):
 
     def restore_best(self):
         """Loads the best loop's weights into the model (when they were kept)."""
-        if self.keep_best and os.path.exists(self.best_weights_path):
+        if self.keep_best and tf.io.gfile.exists(self.best_weights_path):
             self.model.load_weights(self.best_weights_path)
             return True
         return False

@@ -3,6 +3,8 @@
 import json
 import os
 
+import tensorflow as tf
+
 from tfbert.training.curves import plot_learning_curve
 from tfbert.training.evaluation import read_history
 
@@ -12,7 +14,7 @@ LEARNING_CURVE_FILE = "learning_curve.png"
 def write_metrics(model_dir, metrics, name="metrics.json"):
     """Writes `metrics` as JSON to `model_dir/name` and returns the path."""
     path = os.path.join(model_dir, name)
-    with open(path, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(path, "w") as f:
         json.dump(metrics, f, indent=2, sort_keys=True, ensure_ascii=False)
         f.write("\n")
     return path
