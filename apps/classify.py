@@ -56,9 +56,12 @@ def load_examples(train_file, eval_file, header, regression):
 
 def eval_examples(model_dir, eval_file, header):
     """`--mode=eval` data: `--eval_file` with the run's label names, or the shipped split."""
-    if eval_file is None:
-        return [(t, None, y) for t, y in load_sentiment_split()[1]]
     info = load_run_info(model_dir)
+    if eval_file is None:
+        if info["labels"] != list(SENTIMENT_LABELS):
+            raise app.UsageError(f"--mode=eval needs --eval_file: the run in {model_dir} was "
+                                 "not trained on the shipped sentiment split.")
+        return [(t, None, y) for t, y in load_sentiment_split()[1]]
     index = {name: i for i, name in enumerate(info["labels"] or [])}
     examples = []
     for e in read_classification_file(eval_file, header=header):
@@ -83,6 +86,8 @@ def main(argv):
     if _MODE.value == "eval":
         evaluate_run(model_dir, eval_examples(model_dir, _EVAL_FILE.value, _HEADER.value))
         return
+    if _EVAL_FILE.value and not _TRAIN_FILE.value:
+        raise app.UsageError(f"--eval_file={_EVAL_FILE.value} needs --train_file.")
     if _TRAIN_FILE.value is None and _REGRESSION.value:
         raise app.UsageError("--regression needs --train_file (the shipped data is labels).")
     options = common_flags.training_options()

@@ -3,6 +3,7 @@
 import os
 import sys
 
+import tensorflow as tf
 from absl import flags
 
 from tfbert.training.distribution import STRATEGIES
@@ -68,11 +69,11 @@ def save_flagfile(model_dir):
     lines = []
     for module, module_flags in sorted(values.flags_by_module_dict().items()):
         # The program's own flags: `python -m apps.x` names its module by file path.
-        if module.startswith("apps.") or module == os.path.abspath(sys.argv[0]):
+        if module.startswith("apps.") or module in (sys.argv[0], os.path.abspath(sys.argv[0])):
             lines += [flag.serialize() for flag in module_flags if flag.value is not None]
-    os.makedirs(model_dir, exist_ok=True)
+    tf.io.gfile.makedirs(model_dir)
     path = os.path.join(model_dir, "flags.txt")
-    with open(path, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(path, "w") as f:
         f.write("\n".join(sorted(lines)) + "\n")
     return path
 

@@ -19,6 +19,7 @@ from apps import common_flags
 from tfbert.data.conll import read_conll
 from tfbert.data.peoples_daily import NER_LABELS, load_ner_split
 from tfbert.tasks.ner.run import evaluate_run, predict_file, train_ner
+from tfbert.training.run_dir import load_run_info
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3)
 _TRAIN_FILE = flags.DEFINE_string("train_file", None, "CoNLL training data; default: the "
@@ -52,6 +53,9 @@ def main(argv):
         predict_file(model_dir, _PREDICT_FILE.value, os.path.join(model_dir, "entities.jsonl"))
         return
     if _MODE.value == "eval":
+        if not _EVAL_FILE.value and load_run_info(model_dir).get("word_split") != "chars":
+            raise app.UsageError(f"--mode=eval needs --eval_file: the run in {model_dir} was "
+                                 "not trained on the shipped People's Daily split.")
         evaluate_run(model_dir, read_conll(_EVAL_FILE.value) if _EVAL_FILE.value
                      else load_ner_split()[1])
         return

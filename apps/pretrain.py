@@ -38,10 +38,10 @@ _DUPE_FACTOR = flags.DEFINE_integer("dupe_factor", 1, "Times each document is cu
                                     "pairs (with different cuts).", lower_bound=1)
 
 
-
 def main(argv):
     del argv
     options = common_flags.training_options()
+    common_flags.save_flagfile(options.model_dir)
     if _TRAIN_RECORDS.value:
         if _INPUT_FILE.value:
             raise app.UsageError("Give --input_file or --train_records, not both.")
@@ -53,8 +53,8 @@ def main(argv):
         return
     documents, segmented = load_pretraining_documents(_INPUT_FILE.value)
     train, heldout = text_pairs(documents, BertTokenizer(resolve_vocab_file(options)),
-                                options.max_seq_length, dupe_factor=_DUPE_FACTOR.value,
-                                segmented=segmented)
+                                options.max_seq_length, seed=options.seed,
+                                dupe_factor=_DUPE_FACTOR.value, segmented=segmented)
     print(f"{len(documents)} documents -> {len(train)} training and {len(heldout)} "
           "held-out pairs.", flush=True)
     pretrain(options, train_pairs=train, heldout_pairs=heldout,

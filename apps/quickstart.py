@@ -92,7 +92,7 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
         random.Random(seed).shuffle(texts)
         reviews = review_documents(texts, reviews_per_document=20)
         pairs, heldout = text_pairs(documents + reviews, BertTokenizer(vocab_file),
-                                    max_seq_length)
+                                    max_seq_length, seed=seed)
         scores = pretrain(
             TrainingOptions(model_dir=os.path.join(work_dir, "pretrain"), config=config,
                             vocab_file=vocab_file, learning_rate=pretrain_learning_rate,

@@ -225,11 +225,12 @@ def test_gradient_accumulation_and_jit_compile_reach_the_train_step(tmp_path):
     from tests.export_fixtures import tiny_task_model
     from tfbert.training.loop import compile_for_training
     options = _options(tmp_path, "accumulate", gradient_accumulation_steps=2, jit_compile=True,
-                       learning_rate=1e-2)
+                       learning_rate=1e-2, adam_beta2=0.98)
     model = tiny_task_model("classification", 3)
     compile_for_training(model, options, total_steps=4,
                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     assert model.jit_compile and model.optimizer.gradient_accumulation_steps == 2
+    assert model.optimizer.beta_2 == 0.98
     rng = np.random.default_rng(0)
     inputs = {"token_ids": rng.integers(5, 50, (4, 7)).astype("int32"),
               "segment_ids": np.zeros((4, 7), "int32"), "padding_mask": np.ones((4, 7), "int32")}
@@ -280,36 +281,49 @@ def test_same_seed_same_run_other_seed_other_run(tmp_path, vocab_file, config_fi
 
 
 def test_periodic_evaluation_keeps_best_and_stops_early(tmp_path):
-    """Scripted scores 0.5, 0.7, 0.6, 0.6: the second loop is best, patience 2 stops after
-    the fourth, its weights come back, and a resumed run remembers the best."""
+    """Scripted scores 0.5, 0.7, NaN, 0.6: the second loop is best (NaN never is), patience 2
+    stops after the fourth, its weights come back, and a restarted run stays stopped."""
     import keras
 
     from tests.export_fixtures import tiny_task_model
     from tfbert.training.evaluation import PeriodicEvaluation, read_history
+    from tfbert.training.loop import fit
 
     model = tiny_task_model("classification", 3)
     model.compile(optimizer=keras.optimizers.SGD(0.1),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    scores = iter([0.5, 0.7, 0.6, 0.6, 0.9])
+    scores = iter([0.5, 0.7, float("nan"), 0.6, 0.9])
     snapshots = []
 
     def evaluate(m):
         snapshots.append([w.copy() for w in m.get_weights()])
         return {"accuracy": next(scores), "loss": 1.0}
 
-    evaluation = PeriodicEvaluation(evaluate, "accuracy", str(tmp_path), steps_per_loop=1,
-                                    patience=2)
     rng = np.random.default_rng(0)
     x = {"token_ids": rng.integers(5, 50, (4, 7)).astype("int32"),
          "segment_ids": np.zeros((4, 7), "int32"), "padding_mask": np.ones((4, 7), "int32")}
-    y = np.array([0, 1, 2, 1])
-    model.fit(x, y, epochs=10, batch_size=4, callbacks=[evaluation], verbose=0)
-    assert [r["step"] for r in read_history(str(tmp_path))] == [1, 2, 3, 4]  # stopped early
-    assert evaluation.best == 0.7 and evaluation.restore_best()
-    for kept, now in zip(snapshots[1], model.get_weights()):
+    data = tf_dataset(x, np.array([0, 1, 2, 1]))
+    run_dir = str(tmp_path / "run")
+    evaluation = PeriodicEvaluation(evaluate, "accuracy", run_dir, patience=2)
+    fit(model, data, model_dir=run_dir, total_steps=10, steps_per_loop=1,
+        evaluation=evaluation, verbose=0)
+    assert [r["step"] for r in read_history(run_dir)] == [1, 2, 3, 4]  # stopped early
+    assert evaluation.best == 0.7
+    for kept, now in zip(snapshots[1], model.get_weights()):  # the best loop's weights
         np.testing.assert_array_equal(kept, now)
+    again = PeriodicEvaluation(evaluate, "accuracy", run_dir, patience=2)
+    assert fit(model, data, model_dir=run_dir, total_steps=10, steps_per_loop=1,
+               evaluation=again, verbose=0) is None
+    assert len(snapshots) == 4 and again.best == 0.7  # nothing trained or evaluated
     with pytest.raises(ValueError, match="not the monitored 'f1'"):
-        PeriodicEvaluation(lambda m: {"accuracy": 1.0}, "f1", str(tmp_path), 1).on_epoch_end(0)
+        missing = PeriodicEvaluation(lambda m: {"accuracy": 1.0}, "f1", run_dir)
+        missing.resume(0, 1)
+        missing.on_epoch_end(0)
+
+
+def tf_dataset(x, y):
+    import tensorflow as tf
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
 
 
 @pytest.mark.slow
@@ -340,6 +354,10 @@ def test_classify_modes_eval_and_predict_and_flagfile(tmp_path, vocab_file, conf
     assert scores["eval_examples"] == 16 and "confusion matrix" in done.stdout
     assert scores["eval_accuracy"] == pytest.approx(
         json.loads((run / "metrics.json").read_text())["eval_accuracy"])
+    refused = subprocess.run([sys.executable, "-m", "apps.classify", f"--model_dir={run}",
+                              "--mode=eval"], cwd=main, capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode != 0 and "--mode=eval needs --eval_file" in refused.stderr
     program("--mode=predict", f"--predict_file={texts}")
     rows = (run / "predictions.tsv").read_text().splitlines()
     assert [r.split("\t")[-1] for r in rows] == ["很好", "很差"]

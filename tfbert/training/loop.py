@@ -14,6 +14,7 @@ import sys
 import time
 
 import keras
+import tensorflow as tf
 from absl import logging
 
 from tfbert.training.optimization import create_optimizer
@@ -44,9 +45,9 @@ class PhaseTimer:
 def resume_loop(model_dir):
     """The loop a restarted run resumes from (0 for a fresh `model_dir`)."""
     path = os.path.join(model_dir, "backup", "training_metadata.json")
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         return 0
-    with open(path) as f:
+    with tf.io.gfile.GFile(path) as f:
         return json.load(f)["epoch"]
 
 
@@ -67,14 +68,21 @@ def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop, evaluat
             end when it keeps them.
         callbacks: further Keras callbacks.
     Returns:
-        the `keras.callbacks.History` of this (possibly resumed) run.
+        the `keras.callbacks.History` of this (possibly resumed) run; None when a restarted
+        run had already stopped early.
     """
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}.")
     steps_per_loop = max(1, min(steps_per_loop, total_steps))
     loops = math.ceil(total_steps / steps_per_loop)
-    os.makedirs(model_dir, exist_ok=True)
+    tf.io.gfile.makedirs(model_dir)
     start_loop = resume_loop(model_dir)
+    if evaluation is not None:
+        evaluation.resume(start_loop, steps_per_loop)
+        if evaluation.exhausted:  # the run had stopped early: nothing left to train
+            print(f"{model_dir} stopped early before; not training further.", flush=True)
+            evaluation.restore_best(model)
+            return None
     dataset = train_dataset.repeat()
     if start_loop:
         print(f"Resuming from step {start_loop * steps_per_loop} of {total_steps} "
@@ -94,7 +102,7 @@ def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop, evaluat
         verbose = 1 if sys.stdout.isatty() else 2
     history = model.fit(dataset, epochs=loops, steps_per_epoch=steps_per_loop,
                         callbacks=callbacks, verbose=verbose)
-    if evaluation is not None and evaluation.restore_best():
+    if evaluation is not None and evaluation.restore_best(model):
         print(f"Restored the best evaluated weights ({evaluation.monitor} "
               f"{evaluation.best:.4f}).", flush=True)
     return history
@@ -103,7 +111,8 @@ def fit(model, train_dataset, *, model_dir, total_steps, steps_per_loop, evaluat
 def train_results(history, total_steps):
     """The training figures every task reports: steps and the last loop's loss."""
     return {"train_steps": total_steps,
-            "train_loss": float(history.history["loss"][-1]) if history.history else None}
+            "train_loss": float(history.history["loss"][-1])
+            if history is not None and history.history else None}
 
 
 def compile_for_training(model, options, total_steps, **compile_kwargs):

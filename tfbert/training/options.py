@@ -6,6 +6,7 @@ import math
 import os
 
 import keras
+import tensorflow as tf
 
 from tfbert.checkpoints import load_encoder
 from tfbert.config import PRESETS, BertConfig
@@ -50,7 +51,11 @@ class TrainingOptions:
                 f"{num_examples} training examples give no full batch of --batch_size="
                 f"{self.batch_size}.")
         per_loop = min(self.steps_per_loop, steps)
-        return math.ceil(steps / per_loop) * per_loop
+        rounded = math.ceil(steps / per_loop) * per_loop
+        if rounded != steps:
+            print(f"Training {rounded} steps: {steps} rounded up to whole loops of "
+                  f"--steps_per_loop={per_loop}.", flush=True)
+        return rounded
 
 
 def prepare(options):
@@ -69,7 +74,7 @@ def resolve_vocab_file(options):
         path = os.path.join(options.init_checkpoint, "vocab.txt")
     else:
         raise ValueError("Give --vocab_file (no --init_checkpoint to take it from).")
-    if not os.path.isfile(path):
+    if not tf.io.gfile.exists(path):
         raise ValueError(f"Vocabulary file not found: {path}")
     return path
 

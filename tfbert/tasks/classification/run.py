@@ -10,7 +10,7 @@ from tfbert.models import BertClassifier
 from tfbert.tasks.classification import metrics as metrics_lib
 from tfbert.tasks.classification.features import classification_dataset
 from tfbert.tokenization import BertTokenizer
-from tfbert.training.evaluation import PeriodicEvaluation
+from tfbert.training.evaluation import PeriodicEvaluation, task_figures
 from tfbert.training.loop import PhaseTimer, compile_for_training, fit, train_results
 from tfbert.training.options import build_encoder, prepare
 from tfbert.training.report import finish_run, print_table, write_metrics
@@ -114,17 +114,15 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
         eval_ds, eval_labels, _ = dataset(eval_examples)
         monitor = "pearson" if regression else "accuracy"
         evaluation = PeriodicEvaluation(
-            lambda m: {k[len("eval_"):]: v for k, v in
-                       evaluate(m, eval_ds, eval_labels, regression).items()
-                       if isinstance(v, float)},
-            monitor, options.model_dir, options.steps_per_loop, keep_best=options.keep_best,
+            lambda m: task_figures(evaluate(m, eval_ds, eval_labels, regression)),
+            monitor, options.model_dir, keep_best=options.keep_best,
             patience=options.early_stopping_patience)
     print(f"Training on {len(train)} examples for {total_steps} steps of "
           f"{options.batch_size} ({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("train"):
         history = fit(model, train_ds, model_dir=options.model_dir,
-                               total_steps=total_steps, steps_per_loop=options.steps_per_loop,
-                               evaluation=evaluation)
+                      total_steps=total_steps, steps_per_loop=options.steps_per_loop,
+                      evaluation=evaluation)
     results = train_results(history, total_steps)
     if eval_examples:
         with timer.phase("evaluate"):
@@ -140,7 +138,7 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
 def evaluate_run(model_dir, eval_examples, batch_size=64):
     """Scores a finished run on `(text, text_pair or None, label)` examples; writes
     `eval_metrics.json` beside it and returns the metrics."""
-    model, vocab_file, info = load_run(model_dir)
+    model, vocab_file, info = _load_classifier(model_dir)
     regression = info["task"] == "regression"
     eval_ds, labels, _ = _dataset(eval_examples, BertTokenizer(vocab_file),
                                   info["max_seq_length"], batch_size, regression,
@@ -151,9 +149,17 @@ def evaluate_run(model_dir, eval_examples, batch_size=64):
     return scores
 
 
+def _load_classifier(model_dir):
+    model, vocab_file, info = load_run(model_dir)
+    if info["task"] not in ("classification", "regression"):
+        raise ValueError(f"{model_dir} holds a {info['task']!r} run, not a classification "
+                         "or regression run.")
+    return model, vocab_file, info
+
+
 def predict_file(model_dir, input_file, output_file, batch_size=64):
     """Labels every line of `input_file` (`text` or `text<TAB>text_pair`) into a TSV."""
-    model, vocab_file, info = load_run(model_dir)
+    model, vocab_file, info = _load_classifier(model_dir)
     rows = [line.split("\t") for _, line in read_lines(input_file) if line.strip()]
     texts = [r[0] for r in rows]
     pairs = [r[1] if len(r) > 1 else "" for r in rows] if info["text_pair"] else None

@@ -14,7 +14,7 @@ from tfbert.tasks.ner import metrics as metrics_lib
 from tfbert.tasks.ner import postprocess as ner_postprocess
 from tfbert.tokenization import BertTokenizer
 from tfbert.training.batching import length_bucketed
-from tfbert.training.evaluation import PeriodicEvaluation
+from tfbert.training.evaluation import PeriodicEvaluation, task_figures
 from tfbert.training.loop import PhaseTimer, compile_for_training, fit, train_results
 from tfbert.training.options import build_encoder, prepare
 from tfbert.training.report import finish_run, print_table, write_metrics
@@ -25,7 +25,8 @@ def _dataset(features, batch_size, max_seq_length, seed=0, bucket_width=None):
     """Shuffled training batches of `(inputs, labels, weights)` windows."""
     ds = tf.data.Dataset.from_tensor_slices(
         (features.inputs, features.labels, features.weights))
-    ds = ds.shuffle(len(features.labels), seed=seed, reshuffle_each_iteration=True)
+    # Repeated before bucketing: each bucket's remainder then joins the next pass.
+    ds = ds.shuffle(len(features.labels), seed=seed, reshuffle_each_iteration=True).repeat()
     if bucket_width:
         ds = length_bucketed(ds, batch_size, max_seq_length, drop_remainder=True,
                              width=bucket_width)
@@ -106,18 +107,17 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
         eval_features = ner_inputs.ner_features(
             [w for w, _ in eval_examples], tokenizer, options.max_seq_length)
         evaluation = PeriodicEvaluation(
-            lambda m: {k[len("eval_"):]: v for k, v in evaluate(
-                m, tokenizer, eval_examples, options.max_seq_length, label_names,
-                options.batch_size, eval_features).items() if isinstance(v, float)},
-            "f1", options.model_dir, options.steps_per_loop, keep_best=options.keep_best,
+            lambda m: task_figures(evaluate(m, tokenizer, eval_examples, options.max_seq_length,
+                                            label_names, options.batch_size, eval_features)),
+            "f1", options.model_dir, keep_best=options.keep_best,
             patience=options.early_stopping_patience)
     print(f"Training on {len(train)} sentences ({windows} windows of <= "
           f"{options.max_seq_length} tokens) for {total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("train"):
         history = fit(model, train_ds, model_dir=options.model_dir,
-                               total_steps=total_steps, steps_per_loop=options.steps_per_loop,
-                               evaluation=evaluation)
+                      total_steps=total_steps, steps_per_loop=options.steps_per_loop,
+                      evaluation=evaluation)
     results = train_results(history, total_steps)
     results["train_windows"] = windows
     if eval_examples:

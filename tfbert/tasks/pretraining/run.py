@@ -95,17 +95,19 @@ def pretrain(options, train_pairs=None, heldout_pairs=None, train_records=None,
     if heldout_ds is not None:
         evaluation = PeriodicEvaluation(
             lambda m: heldout_scores(m, heldout_ds), "mlm_accuracy", options.model_dir,
-            options.steps_per_loop, keep_best=False)
+            keep_best=False)
     print(f"Pretraining for {total_steps} steps of {options.batch_size} "
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("pretrain"):
         history = fit(model, train_ds, model_dir=options.model_dir,
-                               total_steps=total_steps, steps_per_loop=options.steps_per_loop,
-                               evaluation=evaluation)
+                      total_steps=total_steps, steps_per_loop=options.steps_per_loop,
+                      evaluation=evaluation)
     results = train_results(history, total_steps)
     if heldout_ds is not None:
-        # The last loop's evaluation is the final model's.
-        last = read_history(options.model_dir)[-1]
+        records = read_history(options.model_dir)
+        # The last loop's evaluation is the final model's, unless the run died before it.
+        last = (records[-1] if records and records[-1]["step"] == total_steps
+                else heldout_scores(model, heldout_ds))
         results.update({f"heldout_{k}": last[k] for k in ("mlm_accuracy", "nsp_accuracy", "loss")})
     encoder_dir = os.path.join(options.model_dir, "encoder")
     save_encoder(encoder, vocab_file, encoder_dir)

@@ -88,7 +88,7 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
           f"({strategy.num_replicas_in_sync} replica(s)).", flush=True)
     with timer.phase("train"):
         history = fit(model, train_ds, model_dir=options.model_dir,
-                               total_steps=total_steps, steps_per_loop=options.steps_per_loop)
+                      total_steps=total_steps, steps_per_loop=options.steps_per_loop)
     results = train_results(history, total_steps)
     results["train_windows"] = int(len(features.example))
     if eval_examples:
