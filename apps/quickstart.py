@@ -53,7 +53,10 @@ _FINETUNE_STEPS = flags.DEFINE_integer("finetune_steps", None, "Fine-tuning step
 _FINETUNE_LEARNING_RATE = flags.DEFINE_float(
     "finetune_learning_rate", None, "Peak learning rate of fine-tuning; default per task "
     f"({', '.join(f'{k} {v:g}' for k, v in FINETUNE_LEARNING_RATES.items())}).")
-_MAX_SEQ_LENGTH = flags.DEFINE_integer("max_seq_length", 128, "Tokens per sequence.",
+_PRETRAIN_SEQ_LENGTH = flags.DEFINE_integer("pretrain_seq_length", 128, "Tokens per "
+                                            "pretraining sequence.", lower_bound=8)
+_MAX_SEQ_LENGTH = flags.DEFINE_integer("max_seq_length", 256, "Tokens per fine-tuning "
+                                       "sequence (length buckets keep short texts short).",
                                        lower_bound=8)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of initialisation, shuffling and masking.")
@@ -65,8 +68,9 @@ _JIT_COMPILE = flags.DEFINE_boolean("jit_compile", True, "Compile the training s
 
 def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
                    pretrain_steps=2000, pretrain_learning_rate=2e-3, finetune_epochs=3,
-                   finetune_steps=None, finetune_learning_rate=None, max_seq_length=128,
-                   batch_size=32, seed=0, cpu_devices=1, jit_compile=True):
+                   finetune_steps=None, finetune_learning_rate=None, max_seq_length=256,
+                   batch_size=32, seed=0, cpu_devices=1, jit_compile=True,
+                   pretrain_seq_length=128):
     """Runs the five steps and returns the summary dict (also in `summary.json`)."""
     start = time.perf_counter()
     os.makedirs(work_dir, exist_ok=True)
@@ -74,8 +78,8 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
     sentiment_train, sentiment_eval = load_sentiment_split()
     documents = load_corpus_documents(exclude_ner_eval=task == "ner")
     strategy = "mirrored" if cpu_devices > 1 else "default"
-    options = dict(strategy=strategy, cpu_devices=cpu_devices, max_seq_length=max_seq_length,
-                   batch_size=batch_size, seed=seed, jit_compile=jit_compile)
+    options = dict(strategy=strategy, cpu_devices=cpu_devices, batch_size=batch_size,
+                   seed=seed, jit_compile=jit_compile)
 
     print("== 1/5 vocabulary", flush=True)
     texts = ["".join(s) for d in documents for s in d] + [t for t, _ in sentiment_train]
@@ -92,11 +96,12 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
         random.Random(seed).shuffle(texts)
         reviews = review_documents(texts, reviews_per_document=20)
         pairs, heldout = text_pairs(documents + reviews, BertTokenizer(vocab_file),
-                                    max_seq_length, seed=seed)
+                                    pretrain_seq_length, seed=seed)
         scores = pretrain(
             TrainingOptions(model_dir=os.path.join(work_dir, "pretrain"), config=config,
                             vocab_file=vocab_file, learning_rate=pretrain_learning_rate,
                             adam_beta2=0.98, train_steps=pretrain_steps,
+                            max_seq_length=pretrain_seq_length,
                             steps_per_loop=max(1, pretrain_steps // 5), **options),
             train_pairs=pairs, heldout_pairs=heldout, whole_word=True)
         summary.update({k: v for k, v in scores.items() if k.startswith("heldout_")})
@@ -108,7 +113,9 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
         init_checkpoint=init_checkpoint, vocab_file=vocab_file,
         learning_rate=finetune_learning_rate or FINETUNE_LEARNING_RATES[task],
         epochs=finetune_epochs,
-        train_steps=finetune_steps, steps_per_loop=500, **options)
+        train_steps=finetune_steps, steps_per_loop=500, max_seq_length=max_seq_length,
+        # Four widths (64 ... 256): few XLA compilations, little padding.
+        bucket_width=64, **options)
     if task == "ner":
         train, eval_ = load_ner_split()
         scores = train_ner(finetune, train, eval_, list(NER_LABELS))
@@ -147,7 +154,8 @@ def main(argv):
                    _PRETRAIN_STEPS.value, _PRETRAIN_LEARNING_RATE.value,
                    _FINETUNE_EPOCHS.value, _FINETUNE_STEPS.value,
                    _FINETUNE_LEARNING_RATE.value, _MAX_SEQ_LENGTH.value, _BATCH_SIZE.value,
-                   _SEED.value, _CPU_DEVICES.value, _JIT_COMPILE.value)
+                   _SEED.value, _CPU_DEVICES.value, _JIT_COMPILE.value,
+                   _PRETRAIN_SEQ_LENGTH.value)
 
 
 if __name__ == "__main__":

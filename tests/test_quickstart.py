@@ -17,7 +17,7 @@ def test_quickstart_writes_a_servable_summary(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "apps.quickstart", f"--work_dir={tmp_path}",
          "--vocab_size=6000", "--pretrain_steps=10", "--finetune_steps=20",
-         "--max_seq_length=64", "--batch_size=16"],
+         "--max_seq_length=64", "--pretrain_seq_length=64", "--batch_size=16"],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     with open(tmp_path / "summary.json") as f:
@@ -40,7 +40,7 @@ def test_ner_quickstart_writes_entity_scores_and_ships(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "apps.quickstart", "--task=ner", f"--work_dir={tmp_path}",
          "--vocab_size=6000", "--pretrain_steps=10", "--finetune_steps=20",
-         "--max_seq_length=64", "--batch_size=16"],
+         "--max_seq_length=64", "--pretrain_seq_length=64", "--batch_size=16"],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
