@@ -121,7 +121,7 @@ def test_tasks_do_not_import_each_other(graph):
 def test_graph_sees_the_layers(graph):
     """The walk itself works: known edges of each kind are found."""
     assert "tfbert.tasks.signature" in graph["tfbert.tasks.ner.serving"]
-    assert "tfbert.training.loop" in graph["tfbert.training.evaluation"]
+    assert "tfbert.training.curves" in graph["tfbert.training.report"]
     assert "tfbert.tasks.ner.features" in graph["tfbert.tasks.ner.run"]
     assert component("tfbert.tasks.ner.run") == "tfbert.tasks"
 

@@ -332,7 +332,7 @@ def test_classify_modes_eval_and_predict_and_flagfile(tmp_path, vocab_file, conf
     import sys
     main = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     data = tmp_path / "train.tsv"
-    data.write_text("pos\t很好\nneg\t很差\n" * 8)
+    data.write_text("good\t很好\nbad\t很差\n" * 8)
     texts = tmp_path / "texts.txt"
     texts.write_text("很好\n很差\n")
     run = tmp_path / "run"
