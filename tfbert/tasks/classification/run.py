@@ -132,7 +132,7 @@ def train_classifier(options, train, eval_examples, label_names, regression=Fals
              "regression" if regression else "classification", options.max_seq_length,
              labels=label_names, text_pair=text_pair)
     return finish_run(options.model_dir, timer, results,
-                               curve_metric="pearson" if regression else "accuracy")
+                      curve_metric="pearson" if regression else "accuracy")
 
 
 def evaluate_run(model_dir, eval_examples, batch_size=64):
