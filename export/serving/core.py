@@ -425,9 +425,6 @@ class ModelManager:
             self._config = config
         self.poll_once()
 
-    def model_names(self):
-        return [m.name for m in self._config.model_config_list.config]
-
 
 def grpc_code(error):
     """Maps a TF OpError (same numbering as gRPC) or any other exception to a gRPC code."""
