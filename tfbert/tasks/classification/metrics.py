@@ -1,8 +1,65 @@
-"""Classification and regression metrics in numpy: macro-F1, Pearson and Spearman."""
+"""Classification and regression metrics in numpy: accuracy, macro-F1, binary F1, Matthews
+correlation, Pearson and Spearman (the GLUE and CLUE leaderboards' figures among them)."""
 
 import numpy as np
 
 from tfbert.tasks.scores import precision_recall_f1
+
+
+def _check_labels(labels, predictions):
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape or labels.ndim != 1:
+        raise ValueError(
+            f"`labels` {labels.shape} and `predictions` {predictions.shape} must be 1-D "
+            "and the same length"
+        )
+    return labels, predictions
+
+
+def accuracy(labels, predictions):
+    """Share of `predictions` equal to `labels` (1-D array-likes); 0.0 when empty.
+
+    Example:
+    >>> accuracy([0, 1, 1, 2], [0, 1, 0, 2])
+    0.75
+    """
+    labels, predictions = _check_labels(labels, predictions)
+    return float(np.mean(labels == predictions)) if labels.size else 0.0
+
+
+def binary_f1(labels, predictions, positive=1):
+    """F1 of the `positive` class (scikit-learn's `f1_score`, `average="binary"`): the MRPC
+    and QQP figure. 0.0 when the class is neither true nor predicted anywhere.
+
+    Example:
+    >>> binary_f1([1, 1, 0, 0], [1, 0, 1, 0])
+    0.5
+    """
+    labels, predictions = _check_labels(labels, predictions)
+    true, pred = labels == positive, predictions == positive
+    return precision_recall_f1(int(np.sum(true & pred)), int(np.sum(pred)), int(np.sum(true)))[2]
+
+
+def matthews_corrcoef(labels, predictions):
+    """Matthews correlation coefficient, multi-class (Gorodkin's R_K), as scikit-learn's
+    `matthews_corrcoef`: the CoLA figure. 0.0 where it is undefined (a constant column).
+
+    With `c` correct predictions of `s`, `t_k` true and `p_k` predicted members of class k:
+    `(c * s - sum_k t_k p_k) / sqrt((s^2 - sum_k p_k^2) * (s^2 - sum_k t_k^2))`; for two
+    classes this is `(TP*TN - FP*FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))`.
+
+    Example:
+    >>> matthews_corrcoef([1, 1, 0, 0], [1, 0, 0, 0])
+    0.5773502691896258
+    """
+    labels, predictions = _check_labels(labels, predictions)
+    classes, codes = np.unique(np.concatenate([labels, predictions]), return_inverse=True)
+    true, pred = codes[:len(labels)], codes[len(labels):]
+    t = np.bincount(true, minlength=len(classes)).astype(np.float64)
+    p = np.bincount(pred, minlength=len(classes)).astype(np.float64)
+    s, c = float(len(labels)), float(np.sum(true == pred))
+    denominator = np.sqrt((s * s - np.dot(p, p)) * (s * s - np.dot(t, t)))
+    return float((c * s - np.dot(t, p)) / denominator) if denominator else 0.0
 
 
 def macro_f1(labels, predictions):
@@ -19,12 +76,7 @@ def macro_f1(labels, predictions):
     >>> macro_f1([0, 0, 1, 2], [0, 1, 1, 2])
     0.7777777777777777
     """
-    labels, predictions = np.asarray(labels), np.asarray(predictions)
-    if labels.shape != predictions.shape or labels.ndim != 1:
-        raise ValueError(
-            f"`labels` {labels.shape} and `predictions` {predictions.shape} must be 1-D "
-            "and the same length"
-        )
+    labels, predictions = _check_labels(labels, predictions)
     scores = []
     for c in np.union1d(labels, predictions):
         true, pred = labels == c, predictions == c
