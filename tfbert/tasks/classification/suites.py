@@ -39,7 +39,8 @@ class SuiteTask(typing.NamedTuple):
         dev: dev splits (keys of the task's `files`); the first is evaluated while training.
         submissions: `{test split: submission file name}`; splits whose file is absent are
             left out.
-        clip: `(low, high)` for regression predictions (STS-B's 0-5 scale), or None.
+        clip: `(low, high)` for regression predictions (STS-B's 0-5 scale), or None; dev
+            figures are computed on the clipped predictions, as the submitted ones are.
     """
 
     metrics: tuple
