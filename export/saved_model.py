@@ -1,4 +1,5 @@
-r"""Exports a fine-tuning run as a raw-text SavedModel in TF Serving layout.
+r"""Exports a fine-tuning run (or a checkpoint as sentence embeddings) as a raw-text SavedModel
+in TF Serving layout.
 
 Writes `EXPORT_BASE/<model_name>/<version>/` through `keras.export.ExportArchive` (tokenizer
 and packer inside the graph), `EXPORT_BASE/models.config` and warm-up requests; fails when
@@ -6,6 +7,13 @@ the official `tensorflow_model_server` would lack an op of the graph.
 
     python -m export.saved_model --model_dir=runs/cls --export_base=/srv/models \
         --model_name=bert
+    python -m export.saved_model --task=embedding --checkpoint=all-MiniLM-L6-v2 \
+        --export_base=/srv/models --model_name=minilm
+
+`--task=embedding` needs no fine-tuning run: it exports the encoder in `--checkpoint` (any
+format `tfbert.checkpoints.load_encoder` reads) with mean pooling and L2 normalisation, as
+sentence-transformers computes embeddings; `max_seq_length` comes from the checkpoint's
+`sentence_bert_config.json` (else `--max_seq_length`, default 128; the flag, given, wins).
 
 Signatures: see `export/signatures.py` (`serving_default` on raw text per task, and
 `serve_ids` on token ids).
@@ -34,7 +42,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from export import op_audit
-from export.signatures import load_serving_functions
+from export.signatures import TASK_SIGNATURES, load_embedding_functions, load_serving_functions
 from export.warmup import WARMUP_FILE
 from tfbert.tokenization.vocab import copy_vocab
 
@@ -44,7 +52,17 @@ _FLAGS = flags.FLAGS
 def define_flags(flag_values=flags.FLAGS):
     """Defines the program's flags (under __main__, so that other programs can import this)."""
     flags.DEFINE_string("model_dir", None, "A finished fine-tuning run (model.keras, vocab.txt, "
-                        "task.json).", flag_values=flag_values)
+                        "task.json); every task but embedding.", flag_values=flag_values)
+    flags.DEFINE_enum("task", None, sorted(TASK_SIGNATURES), "The task to export. Default: the "
+                      "run's (task.json); `embedding` exports --checkpoint instead of a run.",
+                      flag_values=flag_values)
+    flags.DEFINE_string("checkpoint", None, "With --task=embedding: a checkpoint directory "
+                        "(Hugging Face, original BERT or the project's format, with vocab.txt), "
+                        "such as a sentence-transformers model folder.", flag_values=flag_values)
+    flags.DEFINE_integer("max_seq_length", None, "With --task=embedding: word pieces per text, "
+                         "[CLS] and [SEP] included. Default: the checkpoint's "
+                         "sentence_bert_config.json, else 128.", lower_bound=2,
+                         flag_values=flag_values)
     flags.DEFINE_string("export_base", None, "Directory that receives <model_name>/<version>/ "
                         "and models.config.", flag_values=flag_values)
     flags.DEFINE_string("model_name", "bert", "Model name for TF Serving.",
@@ -172,23 +190,52 @@ def self_test(version_dir, functions, atol=1e-5):
     return worst
 
 
-def export_saved_model(model_dir, export_base, model_name="bert", version=None):
-    """Exports the run in `model_dir` to `export_base/model_name/<version>/`; returns that path.
-
-    The version is written to a hidden sibling, audited for TF Serving ops (ValueError listing
-    the missing ones), self-tested against the Keras model, given warm-up requests and then
-    published by an atomic rename; `models.config` is updated last.
-    """
+def _version_dir(export_base, model_name, version):
+    """`export_base/model_name/<version>`, checked before anything is loaded."""
     if not re.match(r"^[A-Za-z0-9_.-]+$", model_name or ""):
         raise ValueError(f"`model_name` ({model_name!r}) must be letters, digits, '_', '.', '-'.")
-    start = time.time()
     model_base = os.path.join(export_base, model_name)
     version = next_version(model_base) if version is None else int(version)
     final_dir = os.path.join(model_base, str(version))
     if os.path.exists(final_dir):
         raise ValueError(f"{final_dir} already exists: pass another --version (or none for the "
                          "next free one).")
+    return final_dir
+
+
+def export_saved_model(model_dir, export_base, model_name="bert", version=None, task=None):
+    """Exports the run in `model_dir` to `export_base/model_name/<version>/`; returns that path.
+
+    The version is written to a hidden sibling, audited for TF Serving ops (ValueError listing
+    the missing ones), self-tested against the Keras model, given warm-up requests and then
+    published by an atomic rename; `models.config` is updated last. `task`, given, must be the
+    run's.
+    """
+    final_dir = _version_dir(export_base, model_name, version)
     functions = load_serving_functions(model_dir)
+    if task is not None and task != functions.task:
+        raise ValueError(f"{model_dir}: the run's task is {functions.task!r}, not `task` "
+                         f"({task!r}).")
+    return _publish(functions, model_dir, export_base, model_name, final_dir)
+
+
+def export_embedding(checkpoint, export_base, model_name="bert", version=None,
+                     max_seq_length=None):
+    """Exports `checkpoint` as sentence embeddings to `export_base/model_name/<version>/`.
+
+    `serving_default(text)` returns `embedding` float32 [batch, hidden], the L2-normalised mean
+    of the last hidden states over real tokens (`tfbert.tasks.embedding`); `max_seq_length`
+    overrides the checkpoint's `sentence_bert_config.json`. Published as `export_saved_model`
+    publishes a run; returns the version directory.
+    """
+    final_dir = _version_dir(export_base, model_name, version)
+    functions = load_embedding_functions(checkpoint, max_seq_length)
+    return _publish(functions, checkpoint, export_base, model_name, final_dir)
+
+
+def _publish(functions, source, export_base, model_name, final_dir):
+    start = time.time()
+    model_base, version = os.path.split(final_dir)
     staging = os.path.join(model_base, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(model_base, exist_ok=True)
@@ -196,7 +243,7 @@ def export_saved_model(model_dir, export_base, model_name="bert", version=None):
         functions.archive().write_out(staging, verbose=False)
         missing = audit(staging, "tf_serving")
         if missing:
-            raise ValueError(f"{model_dir}: the exported graph uses ops that "
+            raise ValueError(f"{source}: the exported graph uses ops that "
                              f"tensorflow_model_server does not have: {', '.join(missing)}")
         _write_assets(staging, functions)
         diff = self_test(staging, functions)
@@ -206,21 +253,48 @@ def export_saved_model(model_dir, export_base, model_name="bert", version=None):
         shutil.rmtree(staging, ignore_errors=True)
     config_path = write_models_config(export_base, model_name)
     logging.info("Exported %s (%s, normalizer %s) to %s in %.1f s; self-test max diff %.2g; "
-                 "serving config %s", model_dir, functions.task, functions.tokenizer.normalizer,
+                 "serving config %s", source, functions.task, functions.tokenizer.normalizer,
                  final_dir, time.time() - start, diff, config_path)
     return final_dir
+
+
+def _check_flags(task, model_dir, checkpoint, max_seq_length):
+    """Raises `app.UsageError` naming the flag for combinations that cannot work."""
+    if task == "embedding":
+        if not checkpoint:
+            raise app.UsageError("--task=embedding needs --checkpoint (a checkpoint directory, "
+                                 "such as a sentence-transformers model folder).")
+        if model_dir:
+            raise app.UsageError(f"--model_dir={model_dir} is a fine-tuning run; --task=embedding "
+                                 "exports --checkpoint instead: drop one of them.")
+        return
+    given = f"--task={task}" if task else "no --task"
+    if checkpoint:
+        raise app.UsageError(f"--checkpoint={checkpoint} is for --task=embedding ({given}); "
+                             "other tasks export a fine-tuning run: --model_dir.")
+    if max_seq_length is not None:
+        raise app.UsageError(f"--max_seq_length={max_seq_length} is for --task=embedding "
+                             f"({given}); a run's length is in its task.json.")
+    if not model_dir:
+        raise app.UsageError("--model_dir is required (a fine-tuning run), or "
+                             "--task=embedding --checkpoint=DIR.")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    path = export_saved_model(_FLAGS.model_dir, _FLAGS.export_base, _FLAGS.model_name,
-                              _FLAGS.version)
+    _check_flags(_FLAGS.task, _FLAGS.model_dir, _FLAGS.checkpoint, _FLAGS.max_seq_length)
+    if _FLAGS.task == "embedding":
+        path = export_embedding(_FLAGS.checkpoint, _FLAGS.export_base, _FLAGS.model_name,
+                                _FLAGS.version, _FLAGS.max_seq_length)
+    else:
+        path = export_saved_model(_FLAGS.model_dir, _FLAGS.export_base, _FLAGS.model_name,
+                                  _FLAGS.version, _FLAGS.task)
     print(f"Wrote {path}\nServe it: python -m export.server --port=8500 "
           f"--model_config_file={os.path.join(_FLAGS.export_base, 'models.config')}")
 
 
 if __name__ == "__main__":
     define_flags()
-    flags.mark_flags_as_required(["model_dir", "export_base"])
+    flags.mark_flags_as_required(["export_base"])
     app.run(main)

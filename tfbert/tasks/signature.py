@@ -21,8 +21,11 @@ Signatures (every string input is tf.string [batch]; a rank-0 string is INVALID_
   token), `score` float32 [batch] (start + end logit of the best span). One window:
   `[CLS] question [SEP] context [SEP]` truncated longest-first to max_seq_length; the best span
   has end >= start, at most 30 pieces, context pieces only.
+* embedding — `serving_default(text)` -> `embedding` float32 [batch, hidden]: the mean of the
+  last hidden states over `[CLS] text [SEP]` (no padding), L2-normalised, as sentence-transformers
+  computes it (exported from a checkpoint, not a fine-tuning run: `tfbert/tasks/embedding/`).
 * all tasks — `serve_ids(token_ids, segment_ids, padding_mask)` int32 [batch, max_seq_length]
-  -> the task model's raw outputs (`logits`, or `start_logits` + `end_logits`).
+  -> the task model's raw outputs (`logits`, `start_logits` + `end_logits`, or `embedding`).
 
 The tokenizer uses the normalizer recorded with the vocabulary: "exact" (imported checkpoints,
 bit-exact to reference BERT; core string ops, fine for TF Serving) or "fast" (tf-text kernels
