@@ -15,7 +15,9 @@ from absl import app, flags
 
 from apps import common_flags
 from tfbert.data.classification import read_classification_file
+from tfbert.data.files import check_file
 from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split
+from tfbert.errors import UsageError, run_program, writing
 from tfbert.tasks.classification.run import evaluate_run, predict_file, train_classifier
 from tfbert.training.run_dir import load_run_info
 
@@ -31,23 +33,34 @@ _HEADER = flags.DEFINE_boolean("header", False, "The data files start with a hea
 _MODE = common_flags.define_mode_flag()
 
 
-def load_examples(train_file, eval_file, header, regression):
+def load_examples(train_file, eval_file, header, regression, strict=False):
     """Returns `(train, eval, label_names)`; examples are `(text, text_pair, label)`."""
     if train_file is None:
         train, eval_ = load_sentiment_split()
         return ([(t, None, y) for t, y in train], [(t, None, y) for t, y in eval_],
                 list(SENTIMENT_LABELS))
-    rows = {name: read_classification_file(path, header=header)
+    for flag, path in (("--train_file", train_file), ("--eval_file", eval_file)):
+        if path:
+            check_file(path, flag)
+    rows = {name: read_classification_file(path, header=header, strict=strict)
             for name, path in (("train", train_file), ("eval", eval_file)) if path}
+    common_flags.require_examples(rows["train"], "train_file", train_file)
     if regression:
-        convert, names = float, None
+        names = None
+
+        def convert(label):
+            try:
+                return float(label)
+            except ValueError:
+                raise UsageError(f"--regression: label {label!r} of --train_file={train_file} "
+                                 "or --eval_file is not a number.") from None
     else:
         names = sorted({e.label for e in rows["train"]})
         index = {name: i for i, name in enumerate(names)}
 
         def convert(label):
             if label not in index:
-                raise ValueError(f"--eval_file={eval_file}: label {label!r} is not among the "
+                raise UsageError(f"--eval_file={eval_file}: label {label!r} is not among the "
                                  f"training labels {names}.")
             return index[label]
     data = {k: [(e.text, e.text_pair, convert(e.label)) for e in v] for k, v in rows.items()}
@@ -68,7 +81,7 @@ def eval_examples(model_dir, eval_file, header):
         if info["task"] == "regression":
             examples.append((e.text, e.text_pair, float(e.label)))
         elif e.label not in index:
-            raise ValueError(f"--eval_file={eval_file}: label {e.label!r} is not among the "
+            raise UsageError(f"--eval_file={eval_file}: label {e.label!r} is not among the "
                              f"run's labels {info['labels']}.")
         else:
             examples.append((e.text, e.text_pair, index[e.label]))
@@ -90,15 +103,20 @@ def main(argv):
         raise app.UsageError(f"--eval_file={_EVAL_FILE.value} needs --train_file.")
     if _TRAIN_FILE.value is None and _REGRESSION.value:
         raise app.UsageError("--regression needs --train_file (the shipped data is labels).")
-    options = common_flags.training_options()
+    options, vocab_file = common_flags.training_options()
     train, eval_, labels = load_examples(_TRAIN_FILE.value, _EVAL_FILE.value, _HEADER.value,
-                                         _REGRESSION.value)
-    common_flags.save_flagfile(model_dir)
-    train_classifier(options, train, eval_, labels, regression=_REGRESSION.value)
+                                         _REGRESSION.value, flags.FLAGS.strict)
     if _DO_PREDICT.value:
-        predict_file(model_dir, _PREDICT_FILE.value, os.path.join(model_dir, "predictions.tsv"))
+        check_file(_PREDICT_FILE.value, "--predict_file")
+    common_flags.start_run(options, "regression" if _REGRESSION.value else "classification",
+                           vocab_file, labels, text_pair=train[0][1] is not None)
+    with writing(f"--model_dir={model_dir}"):
+        train_classifier(options, train, eval_, labels, regression=_REGRESSION.value)
+        if _DO_PREDICT.value:
+            predict_file(model_dir, _PREDICT_FILE.value,
+                         os.path.join(model_dir, "predictions.tsv"))
 
 
 if __name__ == "__main__":
     flags.mark_flag_as_required("model_dir")
-    app.run(main)
+    run_program(main)

@@ -14,6 +14,7 @@ and the dev table to OUTPUT_DIR/summary.json.
 from absl import app, flags
 
 from apps import common_flags
+from tfbert.errors import run_program, writing
 from tfbert.tasks.classification.suites import CLUE, run_suite
 
 common_flags.define_training_flags(batch_size=32, learning_rate=2e-5, epochs=3)
@@ -30,12 +31,13 @@ def main(argv):
     if flags.FLAGS.model_dir:
         raise app.UsageError(f"--model_dir={flags.FLAGS.model_dir}: give --output_dir; each "
                              "task's run goes to OUTPUT_DIR/<task>.")
-    options = common_flags.training_options()
-    common_flags.save_flagfile(_OUTPUT_DIR.value)
-    run_suite(CLUE, _DATA_DIR.value, _OUTPUT_DIR.value, options,
-              tasks=None if _TASK.value == "all" else [_TASK.value])
+    options, _ = common_flags.training_options()
+    with writing(f"--output_dir={_OUTPUT_DIR.value}"):
+        common_flags.save_flagfile(_OUTPUT_DIR.value)
+        run_suite(CLUE, _DATA_DIR.value, _OUTPUT_DIR.value, options,
+                  tasks=None if _TASK.value == "all" else [_TASK.value])
 
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["data_dir", "output_dir"])
-    app.run(main)
+    run_program(main)

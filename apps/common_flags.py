@@ -6,8 +6,10 @@ import sys
 import tensorflow as tf
 from absl import flags
 
+from tfbert.errors import UsageError, writing
+from tfbert.training import run_dir
 from tfbert.training.distribution import STRATEGIES
-from tfbert.training.options import TrainingOptions
+from tfbert.training.options import TrainingOptions, check_start
 
 
 def define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3, max_seq_length=128):
@@ -53,6 +55,8 @@ def define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3, max_seq_l
                          "to --max_seq_length.", lower_bound=0)
     flags.DEFINE_integer("early_stopping_patience", None, "Stop after this many evaluations "
                          "without a better score.", lower_bound=1)
+    flags.DEFINE_boolean("strict", False, "Stop at the first data row a reader would skip "
+                         "(malformed, empty, too long) instead of counting and reporting it.")
 
 
 def define_mode_flag():
@@ -78,8 +82,27 @@ def save_flagfile(model_dir):
     return path
 
 
+def require_examples(examples, flag, path):
+    """`UsageError` when a data file gave no examples (before TensorFlow meets an empty set)."""
+    if not examples:
+        raise UsageError(f"--{flag}={path}: no examples in the file (empty, or every row "
+                         "skipped).")
+
+
+def start_run(options, task, vocab_file, labels=None, text_pair=None):
+    """The first write of a training program, after its flags, data and checkpoint passed:
+    refuses a restart of `model_dir` with other settings (`run_dir.check_resume`), then records
+    the flags (`flags.txt`) and the settings (`run.json`)."""
+    settings = run_dir.run_settings(options, task, vocab_file, labels, text_pair)
+    run_dir.check_resume(options.model_dir, settings)
+    with writing(f"--model_dir={options.model_dir}"):
+        save_flagfile(options.model_dir)
+        run_dir.record_run(options.model_dir, settings)
+
+
 def training_options():
-    """Reads the shared flags into a `TrainingOptions` (called by `main` only)."""
+    """Reads the shared flags into a `TrainingOptions` (called by `main` only) and checks what
+    training starts from (config, checkpoint, vocabulary); returns `(options, vocab_file)`."""
     values = flags.FLAGS
     if values.init_checkpoint is None and values.config is None:
         raise flags.ValidationError(
@@ -87,7 +110,11 @@ def training_options():
             "scratch.")
     if values.init_checkpoint is None and values.vocab_file is None:
         raise flags.ValidationError(f"--config={values.config} needs --vocab_file.")
-    return TrainingOptions(
+    if values.model_dir and tf.io.gfile.exists(values.model_dir) and not tf.io.gfile.isdir(
+            values.model_dir):
+        raise flags.ValidationError(f"--model_dir={values.model_dir} is a file; give a "
+                                    "directory (new, or a run to resume).")
+    options = TrainingOptions(
         strategy=values.strategy, tpu=values.tpu, cpu_devices=values.cpu_devices,
         mixed_precision=values.mixed_precision, jit_compile=values.jit_compile,
         model_dir=values.model_dir, config=values.config,
@@ -100,3 +127,4 @@ def training_options():
         adam_beta2=values.adam_beta2, seed=values.seed,
         keep_best=values.keep_best, early_stopping_patience=values.early_stopping_patience,
         bucket_width=values.bucket_width)
+    return options, check_start(options)

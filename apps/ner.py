@@ -17,7 +17,9 @@ from absl import app, flags
 
 from apps import common_flags
 from tfbert.data.conll import read_conll
+from tfbert.data.files import check_file
 from tfbert.data.peoples_daily import NER_LABELS, load_ner_split
+from tfbert.errors import run_program, writing
 from tfbert.tasks.ner.run import evaluate_run, predict_file, train_ner
 from tfbert.training.run_dir import load_run_info
 
@@ -36,7 +38,11 @@ def load_examples(train_file, eval_file):
     if train_file is None:
         train, eval_ = load_ner_split()
         return train, eval_, list(NER_LABELS), "chars"
+    for flag, path in (("--train_file", train_file), ("--eval_file", eval_file)):
+        if path:
+            check_file(path, flag)
     train = read_conll(train_file)
+    common_flags.require_examples(train, "train_file", train_file)
     eval_ = read_conll(eval_file) if eval_file else []
     # Every tag seen in either file gets a class, so evaluation never meets an unknown one.
     tags = {t for _, tags in train + eval_ for t in tags} - {"O"}
@@ -61,14 +67,18 @@ def main(argv):
         return
     if _EVAL_FILE.value and not _TRAIN_FILE.value:
         raise app.UsageError(f"--eval_file={_EVAL_FILE.value} needs --train_file.")
-    options = common_flags.training_options()
+    options, vocab_file = common_flags.training_options()
     train, eval_, labels, word_split = load_examples(_TRAIN_FILE.value, _EVAL_FILE.value)
-    common_flags.save_flagfile(model_dir)
-    train_ner(options, train, eval_, labels, word_split=word_split)
     if _DO_PREDICT.value:
-        predict_file(model_dir, _PREDICT_FILE.value, os.path.join(model_dir, "entities.jsonl"))
+        check_file(_PREDICT_FILE.value, "--predict_file")
+    common_flags.start_run(options, "ner", vocab_file, labels)
+    with writing(f"--model_dir={model_dir}"):
+        train_ner(options, train, eval_, labels, word_split=word_split)
+        if _DO_PREDICT.value:
+            predict_file(model_dir, _PREDICT_FILE.value,
+                         os.path.join(model_dir, "entities.jsonl"))
 
 
 if __name__ == "__main__":
     flags.mark_flag_as_required("model_dir")
-    app.run(main)
+    run_program(main)

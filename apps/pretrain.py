@@ -15,13 +15,14 @@ Writes `MODEL_DIR/encoder/` (config, weights, vocab: an `--init_checkpoint` for 
 fine-tuning programs) and `metrics.json` with held-out MLM and NSP accuracy.
 """
 
+import tensorflow as tf
 from absl import app, flags
 
 from apps import common_flags
 from tfbert.data.text_corpus import load_pretraining_documents
+from tfbert.errors import UsageError, run_program, writing
 from tfbert.tasks.pretraining.run import pretrain, text_pairs
 from tfbert.tokenization import BertTokenizer
-from tfbert.training.options import resolve_vocab_file
 
 common_flags.define_training_flags(batch_size=32, learning_rate=1e-4, epochs=1)
 _INPUT_FILE = flags.DEFINE_string(
@@ -40,27 +41,33 @@ _DUPE_FACTOR = flags.DEFINE_integer("dupe_factor", 1, "Times each document is cu
 
 def main(argv):
     del argv
-    options = common_flags.training_options()
-    common_flags.save_flagfile(options.model_dir)
+    options, vocab_file = common_flags.training_options()
     if _TRAIN_RECORDS.value:
         if _INPUT_FILE.value:
             raise app.UsageError("Give --input_file or --train_records, not both.")
         if not options.train_steps:
             raise app.UsageError("--train_records needs --train_steps.")
-        pretrain(options, train_records=_TRAIN_RECORDS.value,
-                 heldout_records=_HELDOUT_RECORDS.value,
-                 max_predictions=_MAX_PREDICTIONS.value)
+        if not tf.io.gfile.glob(_TRAIN_RECORDS.value):
+            raise UsageError(f"--train_records={_TRAIN_RECORDS.value}: no file matches.")
+        common_flags.start_run(options, "pretraining", vocab_file)
+        with writing(f"--model_dir={options.model_dir}"):
+            pretrain(options, train_records=_TRAIN_RECORDS.value,
+                     heldout_records=_HELDOUT_RECORDS.value,
+                     max_predictions=_MAX_PREDICTIONS.value)
         return
     documents, segmented = load_pretraining_documents(_INPUT_FILE.value)
-    train, heldout = text_pairs(documents, BertTokenizer(resolve_vocab_file(options)),
+    train, heldout = text_pairs(documents, BertTokenizer(vocab_file),
                                 options.max_seq_length, seed=options.seed,
                                 dupe_factor=_DUPE_FACTOR.value, segmented=segmented)
+    common_flags.require_examples(train, "input_file", _INPUT_FILE.value or "(shipped)")
     print(f"{len(documents)} documents -> {len(train)} training and {len(heldout)} "
           "held-out pairs.", flush=True)
-    pretrain(options, train_pairs=train, heldout_pairs=heldout,
-             max_predictions=_MAX_PREDICTIONS.value, whole_word=_WHOLE_WORD.value)
+    common_flags.start_run(options, "pretraining", vocab_file)
+    with writing(f"--model_dir={options.model_dir}"):
+        pretrain(options, train_pairs=train, heldout_pairs=heldout,
+                 max_predictions=_MAX_PREDICTIONS.value, whole_word=_WHOLE_WORD.value)
 
 
 if __name__ == "__main__":
     flags.mark_flag_as_required("model_dir")
-    app.run(main)
+    run_program(main)

@@ -12,7 +12,9 @@ Add `--version_2_with_negative` for SQuAD v2.0 (unanswerable questions).
 from absl import app, flags
 
 from apps import common_flags
+from tfbert.data.files import check_file
 from tfbert.data.squad import read_squad
+from tfbert.errors import run_program, writing
 from tfbert.tasks.squad.run import train_squad
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=2,
@@ -40,22 +42,28 @@ _SKIP_MISMATCHED = flags.DEFINE_boolean("skip_mismatched_answers", False, "Drop 
 
 def main(argv):
     del argv
-    options = common_flags.training_options()
+    options, vocab_file = common_flags.training_options()
     if _MAX_QUERY_LENGTH.value + 3 >= options.max_seq_length:
         raise app.UsageError(
             f"--max_query_length={_MAX_QUERY_LENGTH.value} leaves no room for the context "
             f"in --max_seq_length={options.max_seq_length}.")
+    for flag, path in (("--train_file", _TRAIN_FILE.value), ("--eval_file", _EVAL_FILE.value)):
+        if path:
+            check_file(path, flag)
     train = read_squad(_TRAIN_FILE.value, skip_mismatched_answers=_SKIP_MISMATCHED.value)
     eval_ = (read_squad(_EVAL_FILE.value, skip_mismatched_answers=_SKIP_MISMATCHED.value)
              if _EVAL_FILE.value else [])
-    train_squad(  # main returns None: absl exits with main's return value
-        options, train, eval_, version_2_with_negative=_VERSION_2.value,
-        doc_stride=_DOC_STRIDE.value, max_query_length=_MAX_QUERY_LENGTH.value,
-        n_best_size=_N_BEST_SIZE.value, max_answer_length=_MAX_ANSWER_LENGTH.value,
-        null_score_diff_threshold=_NULL_SCORE_DIFF_THRESHOLD.value)
+    common_flags.require_examples(train, "train_file", _TRAIN_FILE.value)
+    common_flags.start_run(options, "squad", vocab_file)
+    with writing(f"--model_dir={options.model_dir}"):
+        train_squad(  # main returns None: absl exits with main's return value
+            options, train, eval_, version_2_with_negative=_VERSION_2.value,
+            doc_stride=_DOC_STRIDE.value, max_query_length=_MAX_QUERY_LENGTH.value,
+            n_best_size=_N_BEST_SIZE.value, max_answer_length=_MAX_ANSWER_LENGTH.value,
+            null_score_diff_threshold=_NULL_SCORE_DIFF_THRESHOLD.value)
 
 
 if __name__ == "__main__":
     flags.mark_flag_as_required("model_dir")
     flags.mark_flag_as_required("train_file")
-    app.run(main)
+    run_program(main)

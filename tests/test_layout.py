@@ -14,6 +14,7 @@ FIRST_PARTY = ("tfbert", "export", "apps", "benchmarks")
 
 # Higher imports lower; equal ranks are separate rooms that do not import each other.
 RANKS = {
+    "tfbert.errors": -1,  # the one user-error type, raised at every layer
     "tfbert.config": 0,
     "tfbert.layers": 1,
     "tfbert.models": 2,

@@ -27,6 +27,7 @@ import typing
 
 import numpy as np
 
+from tfbert.errors import UsageError
 from tfbert.models.encoder import encoder_config
 
 # Canonical name -> (Keras path, dims: h hidden, i intermediate, v vocab, p positions,
@@ -134,17 +135,17 @@ def check_tensors(tensors, config, source, config_file):
     shapes = canonical_shapes(config)
     unexpected = sorted(tensors[name].name for name in tensors if name not in shapes)
     if unexpected:
-        raise ValueError(
+        raise UsageError(
             f"{source}: {len(unexpected)} unexpected tensor(s), not part of the "
             f"{config.num_hidden_layers}-layer BERT encoder that {config_file} describes: "
             f"{unexpected[:10]}" + (" ..." if len(unexpected) > 10 else ""))
     has_pooler = [name in tensors for name in _POOLER]
     if any(has_pooler) and not all(has_pooler):
         missing_pooler = [name for name, present in zip(_POOLER, has_pooler) if not present]
-        raise ValueError(f"{source}: the pooler is incomplete, missing {missing_pooler}.")
+        raise UsageError(f"{source}: the pooler is incomplete, missing {missing_pooler}.")
     missing = sorted(name for name in shapes if name not in tensors and name not in _POOLER)
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"{source}: {len(missing)} variable(s) missing (canonical names): {missing[:10]}"
             + (" ..." if len(missing) > 10 else ""))
     for name, shape in shapes.items():
@@ -153,7 +154,7 @@ def check_tensors(tensors, config, source, config_file):
         stored = tensors[name]
         expected = shape[::-1] if stored.transposed else shape
         if tuple(stored.value.shape) != tuple(expected):
-            raise ValueError(
+            raise UsageError(
                 f"{source}: `{stored.name}` has shape {tuple(stored.value.shape)}, but the "
                 f"config in {config_file} implies {tuple(expected)}.")
     return all(has_pooler)

@@ -12,6 +12,7 @@ from safetensors.numpy import load_file
 
 from tfbert.checkpoints import assign, layout
 from tfbert.config import BertConfig
+from tfbert.errors import UsageError
 from tfbert.models.encoder import bert_encoder
 
 CONFIG_FILE = "config.json"
@@ -62,12 +63,12 @@ def read_tensors(directory, allow_pickle=False):
     path = os.path.join(directory, PICKLE_FILE)
     if os.path.isfile(path):
         if not allow_pickle:
-            raise ValueError(
+            raise UsageError(
                 f"{path} is a pickle, which can run arbitrary code when loaded; pass "
                 "`allow_pickle=True` (`--allow_pickle` in apps) if you trust its source, or "
                 f"convert it to {SAFETENSORS_FILE}.")
         return path, _read_pickle(path)
-    raise ValueError(
+    raise UsageError(
         f"{directory}: missing the weights; expected {SAFETENSORS_FILE} "
         f"(or {PICKLE_FILE} with `allow_pickle=True`).")
 
@@ -84,7 +85,7 @@ def encoder_tensors(state, source):
             continue
         canonical, transposed = _canonical(name)
         if canonical in tensors:
-            raise ValueError(f"{source}: `{name}` duplicates `{tensors[canonical].name}`.")
+            raise UsageError(f"{source}: `{name}` duplicates `{tensors[canonical].name}`.")
         tensors[canonical] = assign.Stored(name, np.asarray(value), transposed)
     return tensors
 

@@ -2,6 +2,8 @@
 
 import os
 
+from tfbert.errors import UsageError
+
 # Format -> files that identify it (besides `vocab.txt`), in the order they are tried.
 FORMATS = {
     "native": ("bert_config.json", "encoder.weights.h5"),
@@ -18,13 +20,13 @@ def detect_format(directory):
     directory or holds none of the formats.
     """
     if not os.path.isdir(directory):
-        raise ValueError(f"Checkpoint directory not found: {directory!r}.")
+        raise UsageError(f"Checkpoint directory not found: {directory!r}.")
     present = set(os.listdir(directory))
     for name, files in FORMATS.items():
         if all(f in present for f in files):
             return name
     expected = "; ".join(f"{name}: {' + '.join(files)}" for name, files in FORMATS.items())
-    raise ValueError(
+    raise UsageError(
         f"{directory}: no known checkpoint format; expected one of ({expected}), "
         f"found {sorted(present)[:20]}.")
 
@@ -32,11 +34,11 @@ def detect_format(directory):
 def require_files(directory, names):
     """Raises `ValueError` naming the missing files of `names` in `directory`."""
     if not os.path.isdir(directory):
-        raise ValueError(f"Checkpoint directory not found: {directory!r}; expected it to "
+        raise UsageError(f"Checkpoint directory not found: {directory!r}; expected it to "
                          f"hold {list(names)}.")
     missing = [n for n in names if not os.path.isfile(os.path.join(directory, n))]
     if missing:
-        raise ValueError(f"{directory}: missing {missing}; expected {list(names)}.")
+        raise UsageError(f"{directory}: missing {missing}; expected {list(names)}.")
 
 
 def check_vocab(vocab_file, config, config_source):
@@ -50,7 +52,7 @@ def check_vocab(vocab_file, config, config_source):
     with open(vocab_file, encoding="utf-8") as f:
         count = sum(1 for _ in f)
     if count != config.vocab_size:
-        raise ValueError(
+        raise UsageError(
             f"{vocab_file}: {count} lines, but `vocab_size` in {config_source} is "
             f"{config.vocab_size}; the vocabulary and the checkpoint do not belong together.")
     return count

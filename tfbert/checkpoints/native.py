@@ -12,6 +12,7 @@ import h5py
 
 from tfbert.checkpoints import layout
 from tfbert.config import BertConfig
+from tfbert.errors import UsageError
 from tfbert.models.encoder import bert_encoder, encoder_config
 from tfbert.tokenization import vocab as vocab_info
 from tfbert.tokenization.vocab import copy_vocab
@@ -99,5 +100,5 @@ def load_native(directory, dtype=None):
     except (ValueError, OSError) as error:
         # Keras reports the first failing layer with its full value; say what differs.
         problem = _mismatch(encoder, weights_file, config_file)
-        raise ValueError(f"{weights_file}: {problem or str(error).splitlines()[0]}") from None
+        raise UsageError(f"{weights_file}: {problem or str(error).splitlines()[0]}") from None
     return encoder

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tfbert.checkpoints import assign, layout
 from tfbert.config import BertConfig
+from tfbert.errors import UsageError
 from tfbert.models.encoder import bert_encoder
 
 CONFIG_FILE = "bert_config.json"
@@ -69,7 +70,7 @@ def load_original(directory, dtype=None):
         tensors, heads = read_tensors(prefix)
     except (tf.errors.OpError, ValueError) as error:
         # An index without its data shards, or a truncated file.
-        raise ValueError(f"{prefix}: cannot read the checkpoint ({error}).") from None
+        raise UsageError(f"{prefix}: cannot read the checkpoint ({error}).") from None
     encoder = bert_encoder(config, dtype=dtype)
     assign.assign_weights(encoder, tensors, prefix, config_file)
     return encoder, heads

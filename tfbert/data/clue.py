@@ -31,12 +31,13 @@ import typing
 
 from tfbert.data import files
 from tfbert.data.leaderboard import TaskExample, TaskFile, report_skipped
+from tfbert.errors import UsageError
 
 
 def _text(row, key):
     value = row.get(key)
     if not isinstance(value, str):
-        raise ValueError(f"field {key!r} must be a string, got {value!r}")
+        raise UsageError(f"field {key!r} must be a string, got {value!r}")
     return value
 
 
@@ -51,7 +52,7 @@ def _sentence_pair(row):
 def _keywords_and_abstract(row):
     keywords = row.get("keyword")
     if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
-        raise ValueError(f"field 'keyword' must be a list of strings, got {keywords!r}")
+        raise UsageError(f"field 'keyword' must be a list of strings, got {keywords!r}")
     return " ".join(keywords), _text(row, "abst")
 
 
@@ -60,12 +61,12 @@ def _marked_spans(row):
     the earlier index stays valid."""
     text, target = _text(row, "text"), row.get("target")
     if not isinstance(target, dict):
-        raise ValueError(f"field 'target' must be an object, got {target!r}")
+        raise UsageError(f"field 'target' must be an object, got {target!r}")
     spans = []
     for number, (left, right) in (("1", "__"), ("2", "[]")):
         span, start = _text(target, f"span{number}_text"), target.get(f"span{number}_index")
         if not isinstance(start, int) or text[start:start + len(span)] != span:
-            raise ValueError(f"target span{number}_text {span!r} is not at span{number}_index "
+            raise UsageError(f"target span{number}_text {span!r} is not at span{number}_index "
                              f"{start!r} of the text")
         spans.append((start, len(span), left, right))
     for start, length, left, right in sorted(spans, reverse=True):
@@ -137,7 +138,7 @@ def read_clue_file(task, path, labelled=True, log=print):
     TaskExample(id=0, text='借呗取消的时间', text_pair='借呗什么时候取消', label=None)
     """
     if task not in CLUE_TASKS:
-        raise ValueError(f"`task` must be one of {list(CLUE_TASKS)}, got {task!r}.")
+        raise UsageError(f"`task` must be one of {list(CLUE_TASKS)}, got {task!r}.")
     spec = CLUE_TASKS[task]
     name = os.fspath(path)
     examples, skipped = [], []
@@ -148,13 +149,13 @@ def read_clue_file(task, path, labelled=True, log=print):
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
+            raise UsageError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
         if not isinstance(row, dict):
-            raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            raise UsageError(f"{where}: expected a JSON object, got {type(row).__name__}")
         label = None
         if labelled:
             if "label" not in row:
-                raise ValueError(f"{where}: no field 'label' (a test file? pass "
+                raise UsageError(f"{where}: no field 'label' (a test file? pass "
                                  "labelled=False)")
             label = row["label"]
             # CLUEWSC's labels are "true"/"false"; accept JSON booleans and numbers as such.
@@ -164,16 +165,16 @@ def read_clue_file(task, path, labelled=True, log=print):
                 continue
             if label not in spec.labels:
                 shown = ", ".join(spec.labels[:5]) + (", ..." if len(spec.labels) > 5 else "")
-                raise ValueError(f"{where}: label {label!r} is not a {task} label ({shown})")
+                raise UsageError(f"{where}: label {label!r} is not a {task} label ({shown})")
         elif "id" not in row:
-            raise ValueError(f"{where}: test rows need an 'id' (submissions name rows by it)")
+            raise UsageError(f"{where}: test rows need an 'id' (submissions name rows by it)")
         try:
             text, text_pair = spec.encode(row)
         except ValueError as e:
-            raise ValueError(f"{where}: {e}") from None
+            raise UsageError(f"{where}: {e}") from None
         examples.append(TaskExample(row.get("id", line_number), text, text_pair, label))
     if not examples:
-        raise ValueError(f"{name}: no rows (expected a {task} file)")
+        raise UsageError(f"{name}: no rows (expected a {task} file)")
     report_skipped(name, skipped, ("row labelled '-' (no gold label)",
                                    "rows labelled '-' (no gold label)"), log)
     return TaskFile(name, examples, tuple(skipped))

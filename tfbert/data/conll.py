@@ -4,6 +4,7 @@ import os
 
 from tfbert.data import files
 from tfbert.data.tags import split_tag
+from tfbert.errors import UsageError
 
 
 def read_conll(path):
@@ -34,12 +35,12 @@ def read_conll(path):
                 tokens, tags = [], []
             continue
         if len(columns) < 2:
-            raise ValueError(
+            raise UsageError(
                 f"{name}:{line_number}: expected `token tag` (whitespace-separated), got "
                 f"{line.strip()!r}"
             )
         if (split_tag(columns[-1]) or (None,))[0] not in ("O", "B", "I"):
-            raise ValueError(
+            raise UsageError(
                 f"{name}:{line_number}: tag {columns[-1]!r} is not BIO: expected `O`, "
                 "`B-TYPE` or `I-TYPE`"
             )

@@ -31,6 +31,7 @@ import typing
 
 from tfbert.data import files
 from tfbert.data.leaderboard import TaskExample, TaskFile, report_skipped
+from tfbert.errors import UsageError
 
 
 class GlueTask(typing.NamedTuple):
@@ -104,7 +105,7 @@ def read_glue_file(task, path, labelled=True, log=print):
     TaskExample(id='0', text='A man sleeps.', text_pair='A man is awake.', label='not_entailment')
     """
     if task not in GLUE_TASKS:
-        raise ValueError(f"`task` must be one of {list(GLUE_TASKS)}, got {task!r}.")
+        raise UsageError(f"`task` must be one of {list(GLUE_TASKS)}, got {task!r}.")
     spec = GLUE_TASKS[task]
     name = os.fspath(path)
     text_column, pair_column, label_column = spec.columns
@@ -120,7 +121,7 @@ def read_glue_file(task, path, labelled=True, log=print):
             header = tuple(field.strip() for field in fields)
             missing = [c for c in wanted if c not in header]
             if missing:
-                raise ValueError(
+                raise UsageError(
                     f"{name}:{line_number}: expected a {task} "
                     f"{'header' if labelled else 'test-file header'} with the columns "
                     f"{wanted}; missing {missing} in {list(header)}")
@@ -129,7 +130,7 @@ def read_glue_file(task, path, labelled=True, log=print):
             if task == "QQP" and labelled:
                 skipped.append(line_number)
                 continue
-            raise ValueError(
+            raise UsageError(
                 f"{name}:{line_number}: expected {len(header)} tab-separated columns "
                 f"({', '.join(header)}), got {len(fields)}")
         row = dict(zip(header, fields))
@@ -142,7 +143,7 @@ def read_glue_file(task, path, labelled=True, log=print):
         examples.append(TaskExample(example_id, row[text_column],
                                     row[pair_column] if pair_column else None, label))
     if not examples:
-        raise ValueError(f"{name}: no rows (expected a {task} file)")
+        raise UsageError(f"{name}: no rows (expected a {task} file)")
     report_skipped(name, skipped, ("malformed row", "malformed rows"), log)
     return TaskFile(name, examples, tuple(skipped))
 
@@ -152,7 +153,7 @@ def _check_label(spec, label, where):
         try:
             float(label)
         except ValueError:
-            raise ValueError(f"{where} {label!r} is not a number") from None
+            raise UsageError(f"{where} {label!r} is not a number") from None
     elif label not in spec.labels:
-        raise ValueError(f"{where} {label!r} is not one of {list(spec.labels)}")
+        raise UsageError(f"{where} {label!r} is not one of {list(spec.labels)}")
     return label

@@ -21,6 +21,7 @@ evaluation set: 17,535 training and 1,949 evaluation sentences, 5,479 evaluation
 import os
 
 from tfbert.data import files
+from tfbert.errors import UsageError
 
 NER_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
 
@@ -38,7 +39,7 @@ def default_path():
 def _split_token(token, where):
     word, slash, pos = token.rpartition("/")
     if not slash or not word or not pos:
-        raise ValueError(f"{where}: expected `word/POS` tokens, got {token!r}")
+        raise UsageError(f"{where}: expected `word/POS` tokens, got {token!r}")
     return word, pos
 
 
@@ -72,7 +73,7 @@ def _parse_line(line, where):
                 units.append((compound, closing))
                 compound = None
     if compound is not None:
-        raise ValueError(f"{where}: `[` compound not closed by `]LABEL` before end of line")
+        raise UsageError(f"{where}: `[` compound not closed by `]LABEL` before end of line")
     return units
 
 

@@ -6,6 +6,7 @@ import os
 import typing
 
 from tfbert.data import files
+from tfbert.errors import UsageError
 
 
 class SquadExample(typing.NamedTuple):
@@ -21,10 +22,10 @@ class SquadExample(typing.NamedTuple):
 
 def _field(record, key, kind, where):
     if key not in record:
-        raise ValueError(f"{where}: missing key {key!r}")
+        raise UsageError(f"{where}: missing key {key!r}")
     value = record[key]
     if not isinstance(value, kind):
-        raise ValueError(
+        raise UsageError(
             f"{where}: {key!r} must be a {kind.__name__}, got {type(value).__name__}"
         )
     return value
@@ -35,7 +36,7 @@ def _load_json(path):
     try:
         return json.loads(files.read_text(path))
     except json.JSONDecodeError as e:
-        raise ValueError(f"{name}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
+        raise UsageError(f"{name}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
 
 
 def read_squad(path, skip_mismatched_answers=False):
@@ -66,21 +67,21 @@ def read_squad(path, skip_mismatched_answers=False):
     name = os.fspath(path)
     root = _load_json(path)
     if not isinstance(root, dict):
-        raise ValueError(f"{name}: expected a JSON object with key 'data'")
+        raise UsageError(f"{name}: expected a JSON object with key 'data'")
     examples, mismatches = [], []
     for i, article in enumerate(_field(root, "data", list, name)):
         where_article = f"{name}: data[{i}]"
         if not isinstance(article, dict):
-            raise ValueError(f"{where_article}: expected an object")
+            raise UsageError(f"{where_article}: expected an object")
         for j, paragraph in enumerate(_field(article, "paragraphs", list, where_article)):
             where_paragraph = f"{where_article}.paragraphs[{j}]"
             if not isinstance(paragraph, dict):
-                raise ValueError(f"{where_paragraph}: expected an object")
+                raise UsageError(f"{where_paragraph}: expected an object")
             context = _field(paragraph, "context", str, where_paragraph)
             for k, qa in enumerate(_field(paragraph, "qas", list, where_paragraph)):
                 where = f"{where_paragraph}.qas[{k}]"
                 if not isinstance(qa, dict):
-                    raise ValueError(f"{where}: expected an object")
+                    raise UsageError(f"{where}: expected an object")
                 qid = _field(qa, "id", str, where)
                 where = f"{where} (id {qid!r})"
                 question = _field(qa, "question", str, where)
@@ -91,7 +92,7 @@ def read_squad(path, skip_mismatched_answers=False):
                 for a, answer in enumerate(_field(qa, "answers", list, where)):
                     where_answer = f"{where}.answers[{a}]"
                     if not isinstance(answer, dict):
-                        raise ValueError(f"{where_answer}: expected an object")
+                        raise UsageError(f"{where_answer}: expected an object")
                     text = _field(answer, "text", str, where_answer)
                     start = _field(answer, "answer_start", int, where_answer)
                     found = context[start:start + len(text)] if start >= 0 else ""
@@ -104,12 +105,12 @@ def read_squad(path, skip_mismatched_answers=False):
                     answers.append((text, start))
                 num_answers = len(qa["answers"])
                 if is_impossible and num_answers:
-                    raise ValueError(
+                    raise UsageError(
                         f"{where}: is_impossible is true but {num_answers} answers are "
                         "given (put them in 'plausible_answers')"
                     )
                 if not is_impossible and not num_answers:
-                    raise ValueError(
+                    raise UsageError(
                         f"{where}: no answers; an unanswerable question needs "
                         "'is_impossible': true (SQuAD v2.0)"
                     )
@@ -120,9 +121,10 @@ def read_squad(path, skip_mismatched_answers=False):
         report = "\n".join(mismatches[:20])
         more = f"\n... and {len(mismatches) - 20} more" if len(mismatches) > 20 else ""
         if not skip_mismatched_answers:
-            raise ValueError(
-                f"{len(mismatches)} answer(s) do not match their context (pass "
-                f"skip_mismatched_answers=True to drop them):\n{report}{more}"
+            raise UsageError(
+                f"{len(mismatches)} answer(s) do not match their context: "
+                f"{'; '.join(mismatches[:3])}{'; ...' if len(mismatches) > 3 else ''} "
+                "(--skip_mismatched_answers drops them)"
             )
         logging.warning("dropped %d mismatched answer(s):\n%s%s", len(mismatches), report, more)
     return examples

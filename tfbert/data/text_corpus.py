@@ -6,6 +6,7 @@ One sentence per line, an empty line between documents (google-research/bert
 
 from tfbert.data.files import read_lines
 from tfbert.data.peoples_daily import load_corpus_documents
+from tfbert.errors import UsageError
 
 
 def read_text_corpus(path):
@@ -28,7 +29,7 @@ def read_text_corpus(path):
     if current:
         documents.append(current)
     if not documents:
-        raise ValueError(f"{path}: no text (expected one sentence per line, an empty "
+        raise UsageError(f"{path}: no text (expected one sentence per line, an empty "
                          "line between documents).")
     return documents
 

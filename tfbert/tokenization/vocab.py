@@ -12,6 +12,8 @@ import os
 
 import tensorflow as tf
 
+from tfbert.errors import UsageError
+
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 NORMALIZERS = ("exact", "fast")
@@ -21,7 +23,7 @@ INFO_FILE = "vocab_info.json"
 def load_vocab(vocab_file):
     """Reads `vocab_file` into a list of tokens; raises `ValueError` naming the file and line."""
     if not tf.io.gfile.exists(vocab_file):
-        raise ValueError(f"`vocab_file` ({vocab_file!r}) does not exist.")
+        raise UsageError(f"`vocab_file` ({vocab_file!r}) does not exist.")
     with tf.io.gfile.GFile(vocab_file, "rb") as f:
         lines = f.read().decode("utf-8").split("\n")
     if lines and lines[-1] == "":
@@ -30,16 +32,16 @@ def load_vocab(vocab_file):
     for number, line in enumerate(lines, start=1):
         token = line.rstrip("\r")
         if token == "" or token != token.strip():
-            raise ValueError(f"{vocab_file}:{number}: empty token or token with surrounding "
+            raise UsageError(f"{vocab_file}:{number}: empty token or token with surrounding "
                              f"whitespace ({token!r}).")
         if token in seen:
-            raise ValueError(f"{vocab_file}:{number}: duplicate token {token!r} (first on line "
+            raise UsageError(f"{vocab_file}:{number}: duplicate token {token!r} (first on line "
                              f"{seen[token]}).")
         seen[token] = number
         tokens.append(token)
     missing = [t for t in REQUIRED_TOKENS if t not in seen]
     if missing:
-        raise ValueError(f"{vocab_file}: missing required special token(s) {missing}; a BERT "
+        raise UsageError(f"{vocab_file}: missing required special token(s) {missing}; a BERT "
                          f"vocabulary needs {list(REQUIRED_TOKENS)}.")
     return tokens
 
@@ -56,7 +58,7 @@ def read_vocab_info(vocab_file):
     with tf.io.gfile.GFile(path) as f:
         info = json.load(f)
     if info.get("normalizer", "exact") not in NORMALIZERS:
-        raise ValueError(f"{path}: `normalizer` ({info.get('normalizer')!r}) must be one of "
+        raise UsageError(f"{path}: `normalizer` ({info.get('normalizer')!r}) must be one of "
                          f"{NORMALIZERS}.")
     return info
 
@@ -81,7 +83,7 @@ def copy_vocab(vocab_file, directory, lower_case=None, normalizer=None):
 
 def write_vocab_info(vocab_file, lower_case, normalizer, max_chars_per_word=100):
     if normalizer not in NORMALIZERS:
-        raise ValueError(f"`normalizer` ({normalizer!r}) must be one of {NORMALIZERS}.")
+        raise UsageError(f"`normalizer` ({normalizer!r}) must be one of {NORMALIZERS}.")
     info = {"lower_case": bool(lower_case), "normalizer": normalizer,
             "max_chars_per_word": int(max_chars_per_word)}
     with tf.io.gfile.GFile(info_path(vocab_file), "w") as f:

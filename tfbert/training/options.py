@@ -9,8 +9,11 @@ import keras
 import tensorflow as tf
 
 from tfbert.checkpoints import load_encoder
+from tfbert.checkpoints.layout import FORMATS
 from tfbert.config import PRESETS, BertConfig
+from tfbert.errors import UsageError
 from tfbert.models import bert_encoder
+from tfbert.tokenization.vocab import load_vocab
 from tfbert.training.distribution import get_strategy
 
 
@@ -46,8 +49,11 @@ class TrainingOptions:
         """Optimizer steps: `train_steps`, else `epochs` full global batches; rounded up to
         whole loops of `steps_per_loop`, so the schedule ends where training does."""
         steps = self.train_steps or self.epochs * (num_examples // self.batch_size)
+        if num_examples < 1:
+            raise UsageError("no training examples: the training data is empty (or every "
+                             "row was skipped).")
         if steps < 1:
-            raise ValueError(
+            raise UsageError(
                 f"{num_examples} training examples give no full batch of --batch_size="
                 f"{self.batch_size}.")
         per_loop = min(self.steps_per_loop, steps)
@@ -69,14 +75,79 @@ def prepare(options):
 def resolve_vocab_file(options):
     """`--vocab_file`, else the `vocab.txt` beside `--init_checkpoint`."""
     if options.vocab_file:
-        path = options.vocab_file
+        path, flag = options.vocab_file, f"--vocab_file={options.vocab_file}"
     elif options.init_checkpoint:
         path = os.path.join(options.init_checkpoint, "vocab.txt")
+        flag = f"--init_checkpoint={options.init_checkpoint}"
     else:
-        raise ValueError("Give --vocab_file (no --init_checkpoint to take it from).")
+        raise UsageError("Give --vocab_file (no --init_checkpoint to take it from).")
+    if tf.io.gfile.isdir(path):
+        raise UsageError(f"{flag}: {path} is a directory; give the vocab.txt file in it.")
     if not tf.io.gfile.exists(path):
-        raise ValueError(f"Vocabulary file not found: {path}")
+        raise UsageError(f"Vocabulary file not found: {path} ({flag}).")
     return path
+
+
+def model_config(options):
+    """The `BertConfig` of `--init_checkpoint` or `--config` (vocab_size as recorded there),
+    read from its JSON without loading weights; `UsageError` naming the flag otherwise."""
+    if options.init_checkpoint:
+        directory, flag = options.init_checkpoint, f"--init_checkpoint={options.init_checkpoint}"
+        if not tf.io.gfile.isdir(directory):
+            what = "a file" if tf.io.gfile.exists(directory) else "not found"
+            raise UsageError(f"{flag}: {what}; expected a checkpoint directory.")
+        present = set(tf.io.gfile.listdir(directory))
+        for files in FORMATS.values():
+            if all(f in present for f in files):
+                return _read_config(os.path.join(directory, files[0]), flag)
+        hint = (f" (it holds encoder/: did you mean --init_checkpoint="
+                f"{os.path.join(directory, 'encoder')}?)"
+                if "encoder/" in present or "encoder" in present else
+                " (it is a finished fine-tuning run, not an encoder checkpoint)"
+                if "model.keras" in present else "")
+        expected = "; ".join(" + ".join(files) for files in FORMATS.values())
+        raise UsageError(f"{flag}: no checkpoint in this directory{hint}; expected one of: "
+                         f"{expected}.")
+    if options.config in PRESETS:
+        return PRESETS[options.config]
+    flag = f"--config={options.config}"
+    if not tf.io.gfile.exists(options.config):
+        raise UsageError(f"{flag}: neither a preset ({', '.join(PRESETS)}) nor an existing "
+                         "config file.")
+    if tf.io.gfile.isdir(options.config):
+        raise UsageError(f"{flag}: is a directory; give a preset ({', '.join(PRESETS)}) or a "
+                         "config JSON file (use --init_checkpoint for a checkpoint directory).")
+    return _read_config(options.config, flag)
+
+
+def _read_config(path, flag):
+    try:
+        return BertConfig.from_json(path)
+    except (ValueError, KeyError, TypeError) as e:  # json errors are ValueErrors
+        raise UsageError(f"{flag}: {path}: {e}") from None
+
+
+def check_start(options):
+    """Checks what training starts from before anything is written; returns the vocab file.
+
+    The config (preset or JSON), the checkpoint directory, the vocabulary (readable, and as
+    large as the checkpoint's embedding table) and `max_seq_length` against the position
+    table: each mistake is a `UsageError` naming the flag.
+    """
+    config = model_config(options)
+    vocab_file = resolve_vocab_file(options)
+    try:
+        vocab_size = len(load_vocab(vocab_file))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if options.init_checkpoint and config.vocab_size != vocab_size:
+        raise UsageError(
+            f"--init_checkpoint={options.init_checkpoint} has vocab_size {config.vocab_size} "
+            f"but {vocab_file} has {vocab_size} tokens: use the checkpoint's own vocab.txt.")
+    source = (f"--init_checkpoint={options.init_checkpoint}" if options.init_checkpoint
+              else f"--config={options.config}")
+    _check_positions(options.max_seq_length, config.max_position_embeddings, source)
+    return vocab_file
 
 
 def build_encoder(options, vocab_size):
@@ -84,17 +155,13 @@ def build_encoder(options, vocab_size):
     if options.init_checkpoint:
         encoder = load_encoder(options.init_checkpoint, dtype=options.mixed_precision)
         if encoder.vocab_size != vocab_size:
-            raise ValueError(
+            raise UsageError(
                 f"--init_checkpoint={options.init_checkpoint} has vocab_size "
                 f"{encoder.vocab_size} but the vocabulary has {vocab_size} tokens.")
         _check_positions(options.max_seq_length, encoder.max_sequence_length,
                          f"--init_checkpoint={options.init_checkpoint}")
         return encoder
-    if options.config in PRESETS:
-        config = BertConfig.preset(options.config, vocab_size=vocab_size)
-    else:
-        config = dataclasses.replace(BertConfig.from_json(options.config),
-                                     vocab_size=vocab_size)
+    config = dataclasses.replace(model_config(options), vocab_size=vocab_size)
     _check_positions(options.max_seq_length, config.max_position_embeddings,
                      f"--config={options.config}")
     return bert_encoder(config, dtype=options.mixed_precision)
@@ -102,5 +169,5 @@ def build_encoder(options, vocab_size):
 
 def _check_positions(max_seq_length, max_positions, source):
     if max_seq_length > max_positions:
-        raise ValueError(f"--max_seq_length={max_seq_length} exceeds the "
+        raise UsageError(f"--max_seq_length={max_seq_length} exceeds the "
                          f"max_position_embeddings ({max_positions}) of {source}.")
