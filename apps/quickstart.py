@@ -148,14 +148,22 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
     return summary
 
 
+def settings_from_flags():
+    """`run_quickstart`'s keyword arguments (all but `work_dir`) from the flags."""
+    return dict(
+        task=_TASK.value, config=_CONFIG.value, vocab_size=_VOCAB_SIZE.value,
+        pretrain_steps=_PRETRAIN_STEPS.value,
+        pretrain_learning_rate=_PRETRAIN_LEARNING_RATE.value,
+        finetune_epochs=_FINETUNE_EPOCHS.value, finetune_steps=_FINETUNE_STEPS.value,
+        finetune_learning_rate=_FINETUNE_LEARNING_RATE.value,
+        max_seq_length=_MAX_SEQ_LENGTH.value, batch_size=_BATCH_SIZE.value, seed=_SEED.value,
+        cpu_devices=_CPU_DEVICES.value, jit_compile=_JIT_COMPILE.value,
+        pretrain_seq_length=_PRETRAIN_SEQ_LENGTH.value)
+
+
 def main(argv):
     del argv
-    run_quickstart(_WORK_DIR.value, _TASK.value, _CONFIG.value, _VOCAB_SIZE.value,
-                   _PRETRAIN_STEPS.value, _PRETRAIN_LEARNING_RATE.value,
-                   _FINETUNE_EPOCHS.value, _FINETUNE_STEPS.value,
-                   _FINETUNE_LEARNING_RATE.value, _MAX_SEQ_LENGTH.value, _BATCH_SIZE.value,
-                   _SEED.value, _CPU_DEVICES.value, _JIT_COMPILE.value,
-                   _PRETRAIN_SEQ_LENGTH.value)
+    run_quickstart(_WORK_DIR.value, **settings_from_flags())
 
 
 if __name__ == "__main__":
