@@ -10,6 +10,7 @@ import time
 
 from absl import app, flags
 
+from tfbert.errors import run_program
 from tfbert.tokenization import vocab as vocab_lib
 from tfbert.tokenization.learn import learn_vocab
 
@@ -73,4 +74,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["input_files", "output_dir"])
-    app.run(main)
+    run_program(main)

@@ -13,6 +13,7 @@ from absl import app, flags
 
 from tfbert import checkpoints
 from tfbert.checkpoints import layout
+from tfbert.errors import run_program
 
 _INPUT_DIR = flags.DEFINE_string(
     "input_dir", None,
@@ -68,4 +69,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required([_INPUT_DIR, _OUTPUT_DIR])
-    app.run(main)
+    run_program(main)

@@ -13,9 +13,10 @@ Masks: 15% of words, 80% [MASK] / 10% random / 10% unchanged. Train with
 import time
 
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from tfbert.data.text_corpus import load_pretraining_documents
+from tfbert.errors import run_program
 from tfbert.tasks.pretraining import features as data
 from tfbert.tasks.pretraining.run import special_ids, text_pairs
 from tfbert.tokenization import BertTokenizer
@@ -67,4 +68,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["vocab_file", "output_file"])
-    app.run(main)
+    run_program(main)

@@ -17,6 +17,7 @@ import time
 from absl import app, flags
 
 from tfbert.data.glue import read_glue_file
+from tfbert.errors import run_program
 from tfbert.tasks.classification.metrics import pearson, spearman
 from tfbert.tasks.embedding.similarity import cosine_similarities, text_embedder
 
@@ -72,4 +73,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["model", "pairs"])
-    app.run(main)
+    run_program(main)

@@ -14,11 +14,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 from benchmarks.peers import keras_hub_backbone  # noqa: E402
 from benchmarks.timing import interleaved_times, print_table  # noqa: E402
 from tfbert import BertConfig  # noqa: E402
+from tfbert.errors import run_program
 from tfbert.models import bert_encoder  # noqa: E402
 
 _PRESET = flags.DEFINE_enum("preset", "base", ["tiny", "mini", "small", "medium", "base"],
@@ -70,4 +71,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_program(main)

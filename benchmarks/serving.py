@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from benchmarks.timing import interleaved_times, print_table  # noqa: E402
+from tfbert.errors import run_program
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "A classification run; default: fine-tune "
                                  "BERT-tiny on the sentiment split into --work_dir.")
@@ -297,4 +298,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_program(main)

@@ -24,6 +24,7 @@ from absl import app, flags
 from tokenizers import models, normalizers, pre_tokenizers
 
 from benchmarks.timing import interleaved_times, print_table
+from tfbert.errors import run_program
 from tfbert.tokenization import BertTokenizer
 
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Texts per tokenizer call.", lower_bound=1)
@@ -122,4 +123,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_program(main)

@@ -17,12 +17,13 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 from benchmarks.peers import keras_hub_backbone  # noqa: E402
 from benchmarks.timing import interleaved_times, print_table  # noqa: E402
 from tfbert import BertConfig  # noqa: E402
 from tfbert.data.sentiment import load_sentiment_split
+from tfbert.errors import run_program
 from tfbert.models import BertClassifier, bert_encoder  # noqa: E402
 from tfbert.tasks.classification.features import classification_dataset
 from tfbert.tokenization import BertTokenizer
@@ -97,4 +98,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_program(main)

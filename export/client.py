@@ -21,6 +21,8 @@ from absl import app, flags
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from export.serving import codec
+from tfbert.data.files import check_file, read_lines
+from tfbert.errors import UsageError, run_program
 
 _FLAGS = flags.FLAGS
 
@@ -42,16 +44,18 @@ def define_flags(flag_values=flags.FLAGS):
                         **fv)
     flags.DEFINE_float("timeout_seconds", 10.0, "Deadline of each request in seconds.",
                        lower_bound=0.001, **fv)
+    flags.DEFINE_alias("timeout", "timeout_seconds", **fv)
     flags.DEFINE_integer("batch_size", 64, "Texts per request.", lower_bound=1, **fv)
 
 
 _MAX_MESSAGE = 2**31 - 1
 
-class ServingClientError(RuntimeError):
-    """A failed call, with the gRPC status code and a message that says what to do."""
+class ServingClientError(UsageError):
+    """A failed call, with the gRPC status code and a message that says what to do (the
+    program prints it as one `error: CODE: ...` line)."""
 
     def __init__(self, code, message):
-        super().__init__(message)
+        super().__init__(message, exit_code=1)
         self.code = code
 
 
@@ -111,28 +115,39 @@ def make_stub(server):
     return channel, prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
 
-def explain_rpc_error(error, server, model_name, timeout_seconds):
-    """ServingClientError with an actionable message for a grpc.RpcError."""
+def explain_rpc_error(error, server, model_name, timeout_seconds, model_version=None):
+    """ServingClientError for a grpc.RpcError: the status code, what it means here, and what
+    to do."""
     code = error.code()
+    details = " ".join(str(error.details()).split())
     if code == grpc.StatusCode.UNAVAILABLE:
         message = (
-            f"no TF Serving server answers at {server} ({error.details()}). Start one, e.g. "
+            f"no TF Serving server answers at {server} ({details}). Start one, e.g. "
             f"`python -m export.server --port={server.rsplit(':', 1)[-1]} "
             f"--model_name={model_name} --model_base_path=DIR`, or pass --server=host:port."
         )
     elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
         message = (
             f"the server at {server} did not answer within {timeout_seconds} s "
-            "(raise --timeout_seconds, or send fewer texts per request)."
+            "(raise --timeout, or send fewer texts per request)."
         )
+    elif code == grpc.StatusCode.NOT_FOUND:
+        wanted = f"--model_name={model_name}" + (
+            f" --model_version={model_version}" if model_version is not None else "")
+        message = (f"the server at {server} serves no such model or version ({wanted}): "
+                   f"{details}. Check the name and version the server was started with.")
+    elif code == grpc.StatusCode.FAILED_PRECONDITION:
+        message = f"the model cannot answer this request: {details} (check --signature_name)."
+    elif code == grpc.StatusCode.INVALID_ARGUMENT:
+        message = f"the server refused the request: {details} (check --input_name)."
     else:
-        message = f"server error {code.name}: {error.details()}"
-    return ServingClientError(code, message)
+        message = f"server error: {details}"
+    return ServingClientError(code, f"{code.name}: {message}")
 
 
 def read_texts(input_file):
-    with open(input_file, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f if line.strip()]
+    check_file(input_file, "--input_file")
+    return [line for _, line in read_lines(input_file) if line.strip()]
 
 
 def run(texts, server, *, model_name, signature_name="serving_default", model_version=None,
@@ -150,7 +165,8 @@ def run(texts, server, *, model_name, signature_name="serving_default", model_ve
             try:
                 response = stub.Predict(request, timeout=timeout_seconds)
             except grpc.RpcError as e:
-                raise explain_rpc_error(e, server, model_name, timeout_seconds) from None
+                raise explain_rpc_error(e, server, model_name, timeout_seconds,
+                                        model_version) from None
             rows.extend(predictions_as_rows(chunk, decode_outputs(response)))
     finally:
         channel.close()
@@ -165,23 +181,18 @@ def main(argv):
     if bool(_FLAGS.text) == bool(_FLAGS.input_file):
         raise app.UsageError("Pass texts with --text (repeatable) or --input_file=FILE, not both.")
     texts = _FLAGS.text or read_texts(_FLAGS.input_file)
-    try:
-        run(
-            texts,
-            _FLAGS.server,
-            model_name=_FLAGS.model_name,
-            signature_name=_FLAGS.signature_name,
-            model_version=_FLAGS.model_version,
-            input_name=_FLAGS.input_name,
-            timeout_seconds=_FLAGS.timeout_seconds,
-            batch_size=_FLAGS.batch_size,
-        )
-    except ServingClientError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    run(  # a ServingClientError becomes one `error:` line (tfbert.errors.run_program)
+        texts,
+        _FLAGS.server,
+        model_name=_FLAGS.model_name,
+        signature_name=_FLAGS.signature_name,
+        model_version=_FLAGS.model_version,
+        input_name=_FLAGS.input_name,
+        timeout_seconds=_FLAGS.timeout_seconds,
+        batch_size=_FLAGS.batch_size,
+    )
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    run_program(main)

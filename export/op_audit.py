@@ -98,7 +98,7 @@ def graph_op_types(saved_model_dir, tags=("serve",)):
     """Every op type in the MetaGraph tagged `tags`: graph nodes and all library functions."""
     proto = saved_model_pb2.SavedModel()
     path = os.path.join(saved_model_dir, "saved_model.pb")
-    with open(path, "rb") as f:
+    with tf.io.gfile.GFile(path, "rb") as f:
         proto.ParseFromString(f.read())
     for meta_graph in proto.meta_graphs:
         if set(tags) <= set(meta_graph.meta_info_def.tags):

@@ -37,6 +37,7 @@ from export.serving.batching import (
 )
 from export.serving.core import ModelManager, ServingError
 from export.serving.grpc import start_grpc_server
+from tfbert.errors import run_program
 
 _FLAGS = flags.FLAGS
 
@@ -251,4 +252,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    run_program(main)
