@@ -94,6 +94,8 @@ def main(argv):
     if (_MODE.value == "predict" or _DO_PREDICT.value) and not _PREDICT_FILE.value:
         raise app.UsageError(f"--mode={_MODE.value} / --do_predict needs --predict_file.")
     if _MODE.value == "predict":
+        load_run_info(model_dir)
+        check_file(_PREDICT_FILE.value, "--predict_file")
         predict_file(model_dir, _PREDICT_FILE.value, os.path.join(model_dir, "predictions.tsv"))
         return
     if _MODE.value == "eval":
