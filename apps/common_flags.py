@@ -31,6 +31,9 @@ def define_training_flags(batch_size=32, learning_rate=5e-5, epochs=3, max_seq_l
                         "original BERT, Hugging Face, tfbert's own format or a pretrain run.")
     flags.DEFINE_string("vocab_file", None, "vocab.txt; defaults to the one beside "
                         "--init_checkpoint.")
+    flags.DEFINE_boolean("do_lower_case", None, "Lower-case and strip accents (uncased BERT); "
+                         "defaults to what the checkpoint says (tokenizer_config.json, the "
+                         "original's cased_/uncased_ folder name, the vocabulary's capitals).")
     flags.DEFINE_integer("max_seq_length", max_seq_length, "Tokens per sequence, [CLS] and "
                          "[SEP] included.", lower_bound=8)
     flags.DEFINE_integer("batch_size", batch_size, "Global batch size (per replica times "
@@ -119,6 +122,7 @@ def training_options():
         mixed_precision=values.mixed_precision, jit_compile=values.jit_compile,
         model_dir=values.model_dir, config=values.config,
         init_checkpoint=values.init_checkpoint, vocab_file=values.vocab_file,
+        do_lower_case=values.do_lower_case,
         max_seq_length=values.max_seq_length, batch_size=values.batch_size,
         learning_rate=values.learning_rate, epochs=values.epochs,
         train_steps=values.train_steps, steps_per_loop=values.steps_per_loop,

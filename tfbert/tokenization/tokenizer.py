@@ -39,6 +39,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tfbert.tokenization import vocab as vocab_lib
+from tfbert.tokenization.case import detect_lower_case
 from tfbert.tokenization.normalize import normalize_text
 
 # Characters that always end a word in exact-normalized text: ASCII whitespace and symbols,
@@ -60,7 +61,9 @@ class BertTokenizer(tf.Module):
         vocab_file: str, path of `vocab.txt`. A `vocab_info.json` beside it supplies the
             defaults for `lower_case`, `normalizer` and `max_chars_per_word`.
         lower_case: bool, lower-case and strip accents (uncased BERT). Defaults to the
-            vocabulary record, else `True`.
+            vocabulary record, else what its folder says (a Hugging Face
+            `tokenizer_config.json`, the original BERT's `cased_`/`uncased_` names) or its
+            content (capitalised pieces: cased), else `True`; see `tfbert.tokenization.case`.
         max_chars_per_word: int, longer words become one [UNK]. Defaults to the record, else
             100 (`BertTokenizerFast`; the original BERT uses 200).
         normalizer: `"exact"` (bit-exact to the reference) or `"fast"` (TFLite kernels only).
@@ -79,8 +82,6 @@ class BertTokenizer(tf.Module):
         super().__init__(name=name)
         info = vocab_lib.read_vocab_info(vocab_file)
         self.vocab_file = vocab_file
-        self.lower_case = bool(info.get("lower_case", True) if lower_case is None
-                               else lower_case)
         self.normalizer = normalizer or info.get("normalizer", "exact")
         self.max_chars_per_word = int(max_chars_per_word or info.get("max_chars_per_word", 100))
         if self.normalizer not in vocab_lib.NORMALIZERS:
@@ -89,6 +90,8 @@ class BertTokenizer(tf.Module):
         if self.max_chars_per_word < 1:
             raise ValueError(f"`max_chars_per_word` ({self.max_chars_per_word}) must be >= 1.")
         self.vocab = vocab_lib.load_vocab(vocab_file)
+        self.lower_case = bool(detect_lower_case(vocab_file, tokens=self.vocab)
+                               if lower_case is None else lower_case)
         self._ids = {t: i for i, t in enumerate(self.vocab)}
         if self.normalizer == "fast":
             self._tokenizer = tf_text.FastBertTokenizer(

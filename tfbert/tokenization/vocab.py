@@ -13,6 +13,7 @@ import os
 import tensorflow as tf
 
 from tfbert.errors import UsageError
+from tfbert.tokenization.case import detect_lower_case
 
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -67,7 +68,9 @@ def copy_vocab(vocab_file, directory, lower_case=None, normalizer=None):
     """Copies `vocab_file` into `directory` as `vocab.txt` with its normalizer record.
 
     The record travels with the vocabulary, so every later stage tokenizes exactly as the
-    first did; `lower_case` / `normalizer` override it. Returns the new `vocab.txt` path.
+    first did; `lower_case` / `normalizer` override it. Without a record, `lower_case` is what
+    the vocabulary's folder or content says (`tfbert.tokenization.case`). Returns the new
+    `vocab.txt` path.
     """
     tf.io.gfile.makedirs(directory)
     target = os.path.join(directory, "vocab.txt")
@@ -75,7 +78,7 @@ def copy_vocab(vocab_file, directory, lower_case=None, normalizer=None):
         tf.io.gfile.copy(vocab_file, target, overwrite=True)
     info = read_vocab_info(vocab_file)
     write_vocab_info(
-        target, lower_case=info.get("lower_case", True) if lower_case is None else lower_case,
+        target, lower_case=detect_lower_case(vocab_file) if lower_case is None else lower_case,
         normalizer=normalizer or info.get("normalizer", "exact"),
         max_chars_per_word=info.get("max_chars_per_word", 100))
     return target

@@ -11,9 +11,10 @@ import tensorflow as tf
 from tfbert.checkpoints import load_encoder
 from tfbert.checkpoints.layout import FORMATS
 from tfbert.config import PRESETS, BertConfig
-from tfbert.errors import UsageError
+from tfbert.errors import UsageError, writing
 from tfbert.models import bert_encoder
-from tfbert.tokenization.vocab import load_vocab
+from tfbert.tokenization.case import resolve_lower_case
+from tfbert.tokenization.vocab import copy_vocab, load_vocab
 from tfbert.training.distribution import get_strategy
 
 
@@ -30,6 +31,7 @@ class TrainingOptions:
     config: str = None
     init_checkpoint: str = None
     vocab_file: str = None
+    do_lower_case: bool = None
     max_seq_length: int = 128
     batch_size: int = 32
     learning_rate: float = 5e-5
@@ -65,11 +67,27 @@ class TrainingOptions:
 
 
 def prepare(options):
-    """Seeds Python, numpy and TensorFlow from `options.seed`; returns `(strategy, vocab_file)`."""
+    """Seeds Python, numpy and TensorFlow from `options.seed`; returns `(strategy, vocab_file)`.
+
+    `vocab_file` is the run's own copy in `model_dir`, its `vocab_info.json` recording the case
+    handling (`run_vocab_file`), so training, evaluation and every export tokenize alike.
+    """
     # The strategy first: splitting the CPU into logical devices must precede TF's start-up.
     strategy = get_strategy(options.strategy, options.tpu, options.cpu_devices)
     keras.utils.set_random_seed(options.seed)
-    return strategy, resolve_vocab_file(options)
+    return strategy, run_vocab_file(options)
+
+
+def run_vocab_file(options):
+    """Copies the vocabulary into `model_dir` with the run's case setting; returns the copy.
+
+    The setting is `--do_lower_case`, else what the checkpoint and vocabulary say
+    (`tfbert.tokenization.case`); a disagreement is logged as one warning line.
+    """
+    vocab_file = resolve_vocab_file(options)
+    lower_case = resolve_lower_case(vocab_file, options.init_checkpoint, options.do_lower_case)
+    with writing(f"--model_dir={options.model_dir}"):
+        return copy_vocab(vocab_file, options.model_dir, lower_case=lower_case)
 
 
 def resolve_vocab_file(options):

@@ -78,7 +78,7 @@ RUN_FILE = "run.json"
 # strategy, seed) may change when resuming.
 RESUME_SETTINGS = ("task", "labels", "config", "init_checkpoint", "vocabulary",
                    "max_seq_length", "text_pair", "mixed_precision", "steps_per_loop",
-                   "gradient_accumulation_steps")
+                   "gradient_accumulation_steps", "do_lower_case")
 
 
 def has_training_state(model_dir):
@@ -97,7 +97,8 @@ def run_settings(options, task, vocab_file, labels=None, text_pair=None):
             options.max_seq_length, "text_pair": text_pair,
             "mixed_precision": options.mixed_precision,
             "steps_per_loop": options.steps_per_loop,
-            "gradient_accumulation_steps": options.gradient_accumulation_steps}
+            "gradient_accumulation_steps": options.gradient_accumulation_steps,
+            "do_lower_case": options.do_lower_case}
 
 
 def _same(key, old, new):
