@@ -237,3 +237,68 @@ def test_v1_training_rejects_unanswerable(tmp_path):
                               vocab_file=_write_vocab(tmp_path), max_seq_length=32)
     with pytest.raises(ValueError, match="--version_2_with_negative"):
         train_squad(options, examples, [])
+
+
+# === CMRC 2018 (Chinese) ===
+
+# A file in CMRC 2018's layout: SQuAD JSON with paragraph and article ids, several answers.
+CMRC_FILE = {
+    "version": "v1.0",
+    "data": [{"id": "DEV_0", "title": "故宫", "paragraphs": [{
+        "id": "DEV_0",
+        "context": "故宫位于北京市中心，旧称紫禁城，是明清两代的皇家宫殿。",
+        "qas": [
+            {"question": "故宫位于哪里？", "id": "DEV_0_QUERY_0",
+             "answers": [{"text": "北京市中心", "answer_start": 4},
+                         {"text": "北京市", "answer_start": 4}]},
+            {"question": "故宫旧称什么？", "id": "DEV_0_QUERY_1",
+             "answers": [{"text": "紫禁城", "answer_start": 12}]},
+            {"question": "故宫是哪两代的宫殿？", "id": "DEV_0_QUERY_2",
+             "answers": [{"text": "明清两代", "answer_start": 17}]},
+        ]}]}],
+}
+
+
+def test_cmrc_segments_split_chinese_by_character_and_keep_words():
+    assert squad_metrics.cmrc_segments("我爱NLP 2.5版, Hello！") == [
+        "我", "爱", "nlp", "2.5", "版", ",", "hello", "！"]
+    assert squad_metrics.cmrc_segments("《紫禁城》", remove_punctuation=True) == [
+        "紫", "禁", "城"]
+
+
+def test_cmrc_f1_is_over_the_longest_common_run():
+    assert squad_metrics.cmrc_f1("北京大学", "北京") == pytest.approx(2 * (2 / 4) * 1 / (2 / 4 + 1))
+    # "北京" and "大学" are both shared but not as one run: the longest run is 2 of 5 / 4.
+    assert squad_metrics.cmrc_f1("北京和大学", "北京大学") == pytest.approx(
+        2 * (2 / 5) * (2 / 4) / (2 / 5 + 2 / 4))
+    assert squad_metrics.cmrc_f1("上海", "北京") == 0.0
+    assert squad_metrics.cmrc_exact_match("《紫禁城》", "紫禁城") == 1.0
+    assert squad_metrics.cmrc_exact_match("紫禁城。", "紫禁城") == 1.0
+
+
+def test_cmrc_file_reads_and_scores_by_hand(tmp_path):
+    path = tmp_path / "cmrc2018_dev.json"
+    path.write_text(json.dumps(CMRC_FILE, ensure_ascii=False), encoding="utf-8")
+    examples = read_squad(path)
+    assert [e.id for e in examples] == ["DEV_0_QUERY_0", "DEV_0_QUERY_1", "DEV_0_QUERY_2"]
+    predictions = {"DEV_0_QUERY_0": "北京市", "DEV_0_QUERY_1": "《紫禁城》"}
+    scores = squad_metrics.qa_scores(examples, predictions)
+    # Question 0 matches its second answer, question 1 after punctuation removal, question 2
+    # has no prediction (0, counted as skipped).
+    assert scores["metric"] == "cmrc"
+    assert scores["exact"] == pytest.approx(200 / 3)
+    assert scores["f1"] == pytest.approx(200 / 3)
+    assert scores["average"] == pytest.approx(200 / 3)
+    assert (scores["total"], scores["skipped"]) == (3, 1)
+    # The English metric sees one "word" per Chinese answer: no partial credit there.
+    english = squad_metrics.qa_scores(examples, {"DEV_0_QUERY_2": "明清"}, metric="squad")
+    chinese = squad_metrics.qa_scores(examples, {"DEV_0_QUERY_2": "明清"})
+    assert (english["metric"], english["f1"]) == ("squad", 0.0)
+    assert chinese["f1"] == pytest.approx(100 / 3 * (2 * 1 * 0.5 / 1.5))
+
+
+def test_qa_scores_pick_squad_for_english_and_reject_unknown_metric():
+    examples = [SquadExample("q", "Who?", "Tom went home.", [("Tom", 0)])]
+    assert squad_metrics.qa_scores(examples, {"q": "Tom"})["metric"] == "squad"
+    with pytest.raises(ValueError, match="`metric` must be one of"):
+        squad_metrics.qa_scores(examples, {}, metric="bleu")

@@ -45,7 +45,7 @@ def predict_squad(model, examples, features, output_dir, batch_size=64, n_best_s
 
 def train_squad(options, train, eval_examples, version_2_with_negative=False, doc_stride=128,
                 max_query_length=64, n_best_size=20, max_answer_length=30,
-                null_score_diff_threshold=0.0):
+                null_score_diff_threshold=0.0, qa_metric="auto"):
     """Fine-tunes a `BertSpanQA`; predicts and scores `eval_examples` if any.
 
     Args:
@@ -54,9 +54,12 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
         version_2_with_negative: bool, questions may have no answer (SQuAD v2.0).
         doc_stride, max_query_length, n_best_size, max_answer_length,
             null_score_diff_threshold: as in google-research/bert `run_squad.py`.
+        qa_metric: `"squad"`, `"cmrc"` (CMRC 2018's Chinese EM / F1) or `"auto"` (CMRC
+            when the evaluation contexts are Chinese).
 
     Returns:
-        metrics (also in `metrics.json`): `eval_exact`, `eval_f1` (percent) and more.
+        metrics (also in `metrics.json`): `eval_exact`, `eval_f1` (percent), `eval_metric`
+        (which scoring was used) and more.
     """
     for examples, name in ((train, "train"), (eval_examples, "eval")):
         if not version_2_with_negative and any(e.is_impossible for e in examples):
@@ -99,7 +102,7 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
                 n_best_size=n_best_size, max_answer_length=max_answer_length,
                 version_2_with_negative=version_2_with_negative,
                 null_score_diff_threshold=null_score_diff_threshold)
-            scores = squad_metrics.squad_scores(eval_examples, predictions)
+            scores = squad_metrics.qa_scores(eval_examples, predictions, qa_metric)
             results.update({f"eval_{k}": v for k, v in scores.items()})
     save_run(options.model_dir, model, vocab_file, "squad", options.max_seq_length)
     return finish_run(options.model_dir, timer, results)
