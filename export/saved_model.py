@@ -15,7 +15,7 @@ format `tfbert.checkpoints.load_encoder` reads) with mean pooling and L2 normali
 sentence-transformers computes embeddings; `max_seq_length` comes from the checkpoint's
 `sentence_bert_config.json` (else `--max_seq_length`, default 128; the flag, given, wins).
 
-Signatures: see `export/signatures.py` (`serving_default` on raw text per task, and
+Signatures: see `tfbert/tasks/signature.py` (`serving_default` on raw text per task, and
 `serve_ids` on token ids).
 
 `assets.extra/` carries `vocab.txt`, `vocab_info.json`, `labels.txt` (classification, ner),
@@ -41,9 +41,9 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from export import op_audit
-from export.signatures import TASK_SIGNATURES, load_embedding_functions, load_serving_functions
+from export import model_card, op_audit
 from export.warmup import WARMUP_FILE
+from tfbert.signatures import TASK_SIGNATURES, load_embedding_functions, load_serving_functions
 from tfbert.tokenization.vocab import copy_vocab
 
 _FLAGS = flags.FLAGS
@@ -246,6 +246,7 @@ def _publish(functions, source, export_base, model_name, final_dir):
             raise ValueError(f"{source}: the exported graph uses ops that "
                              f"tensorflow_model_server does not have: {', '.join(missing)}")
         _write_assets(staging, functions)
+        model_card.add_saved_model_card(staging, final_dir, functions, source, model_name)
         diff = self_test(staging, functions)
         write_warmup_requests(staging, model_name, functions)
         os.rename(staging, final_dir)

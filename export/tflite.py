@@ -47,15 +47,14 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401
-import tensorflow_text as tf_text
 from absl import app, flags, logging
-from ai_edge_litert.interpreter import InterpreterWithCustomOps
 
+from export import model_card
 from export.op_audit import audit_tflite
-from export.signatures import load_serving_functions
+from tfbert.litert import TFLiteModel  # noqa: F401  (runs what this module writes)
+from tfbert.signatures import load_serving_functions
 from tfbert.tokenization import read_vocab_info
 
 QUANTIZATIONS = ("none", "float16", "dynamic")
@@ -151,8 +150,9 @@ def convert_saved_model(saved_model_dir, output_path, quantize="none", timeout_s
             "string ops (StaticRegexReplace, NormalizeUTF8, StringLower) have no TFLite kernels. "
             "Convert the fine-tuning run instead: `python -m export.tflite --model_dir=RUN` "
             "builds the .tflite with tf-text's 'fast' normalizer.")
-    return _convert_in_child("_convert_saved_model_here", saved_model_dir, output_path,
+    path = _convert_in_child("_convert_saved_model_here", saved_model_dir, output_path,
                              quantize, timeout_seconds)
+    return model_card.add_tflite_card(path, saved_model_dir=saved_model_dir)
 
 
 def recorded_normalizer(model_dir):
@@ -180,52 +180,9 @@ def convert_tflite(model_dir, output_path, quantize="none", timeout_seconds=900)
             "%s records the 'exact' normalizer, whose core string ops have no TFLite kernels; "
             "the .tflite uses tf-text's 'fast' normalizer instead (same ids on ordinary text, "
             "differences on NFKC folding, full-width forms and control characters).", model_dir)
-    return _convert_in_child("_convert_run_here", model_dir, output_path, quantize,
+    path = _convert_in_child("_convert_run_here", model_dir, output_path, quantize,
                              timeout_seconds)
-
-
-class TFLiteModel:
-    """Runs a `.tflite` from `convert_tflite` with LiteRT and tf-text's custom-op kernels.
-
-    Args:
-        path: str, the `.tflite` file.
-        num_threads: int or None, interpreter threads.
-
-    Example:
-    >>> model = TFLiteModel("bert.tflite")
-    >>> model.predict(["what a great film"])["label"]  # array([b'pos'], dtype=object)
-    """
-
-    def __init__(self, path, num_threads=None):
-        self.path = path
-        self.interpreter = InterpreterWithCustomOps(
-            model_path=path, num_threads=num_threads,
-            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS)
-        self._runner = self.interpreter.get_signature_runner("serving_default")
-        self.input_names = sorted(self._runner.get_input_details())
-
-    def predict(self, texts=None, **inputs):
-        """Runs `serving_default`; returns {output name: numpy array}.
-
-        Args:
-            texts: list of str/bytes for a one-input model (`text`).
-            **inputs: lists of str/bytes by input name (`text_pair`, `question`, `context`).
-        """
-        if texts is not None:
-            inputs["text"] = texts
-        if sorted(inputs) != self.input_names:
-            raise ValueError(f"{self.path}: inputs {sorted(inputs)} given, the model takes "
-                             f"{self.input_names}.")
-        sizes = {len(v) for v in inputs.values()}
-        if len(sizes) != 1:
-            raise ValueError(f"inputs have different batch sizes: "
-                             f"{ {k: len(v) for k, v in inputs.items()} }.")
-        if sizes == {0}:
-            # XNNPACK cannot resize to an empty batch ("failed to prepare").
-            raise ValueError("`texts` is empty: a TFLite batch needs at least one text.")
-        feeds = {k: np.array([t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in v],
-                             dtype=object) for k, v in inputs.items()}
-        return self._runner(**feeds)
+    return model_card.add_tflite_card(path, run_dir=model_dir)
 
 
 def main(argv):

@@ -1,5 +1,6 @@
 """The serving signatures of a fine-tuning run (or, for sentence embeddings, of a checkpoint):
-each task's own, in `tfbert/tasks/<task>/serving.py`."""
+each task's own, in `tfbert/tasks/<task>/serving.py`. Used by `export.saved_model`,
+`export.tflite` and `tfbert.Predictor` (which serves a run directory with the same functions)."""
 
 from tfbert.tasks.classification.serving import ClassificationSignatures
 from tfbert.tasks.embedding.checkpoint import load_sentence_embedder
