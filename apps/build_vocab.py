@@ -10,6 +10,7 @@ import time
 
 from absl import app, flags
 
+from tfbert.data import files
 from tfbert.errors import run_program
 from tfbert.tokenization import vocab as vocab_lib
 from tfbert.tokenization.learn import learn_vocab
@@ -35,17 +36,18 @@ _MAX_LINES = flags.DEFINE_integer("max_lines", 0, "Read at most this many lines 
 
 def read_texts(paths, input_format="lines", max_lines=0):
     """Reads non-empty lines; strips `/POS` tags and joins words for `peoples_daily`."""
+    for path in paths:  # every file checked before the long read starts
+        files.check_file(path, "--input_files")
     texts = []
     for path in paths:
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f):
-                if max_lines and number >= max_lines:
-                    break
-                line = line.strip()
-                if input_format == "peoples_daily":
-                    line = "".join(token.rsplit("/", 1)[0] for token in line.split())
-                if line:
-                    texts.append(line)
+        for number, line in files.read_lines(path):
+            if max_lines and number > max_lines:
+                break
+            line = line.strip()
+            if input_format == "peoples_daily":
+                line = "".join(token.rsplit("/", 1)[0] for token in line.split())
+            if line:
+                texts.append(line)
     return texts
 
 

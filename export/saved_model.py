@@ -30,7 +30,6 @@ only, convertible by `export.tflite`).
 import json
 import os
 import re
-import shutil
 import time
 
 import numpy as np
@@ -43,6 +42,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from export import model_card, op_audit
 from export.warmup import WARMUP_FILE
+from tfbert.errors import UsageError, run_program, writing
 from tfbert.signatures import TASK_SIGNATURES, load_embedding_functions, load_serving_functions
 from tfbert.tokenization.vocab import copy_vocab
 
@@ -91,9 +91,10 @@ def audit(saved_model_dir, target="tf_serving"):
 
 def next_version(model_base):
     """One more than the highest integer version directory under `model_base` (1 if none)."""
-    if not os.path.isdir(model_base):
+    if not tf.io.gfile.isdir(model_base):
         return 1
-    versions = [int(name) for name in os.listdir(model_base) if _VERSION_RE.match(name)]
+    versions = [int(name.rstrip("/")) for name in tf.io.gfile.listdir(model_base)
+                if _VERSION_RE.match(name.rstrip("/"))]
     return max(versions, default=0) + 1
 
 
@@ -132,38 +133,39 @@ def write_models_config(export_base, model_name):
     """Adds (or replaces) `model_name` in `EXPORT_BASE/models.config`; returns its path."""
     path = os.path.join(export_base, "models.config")
     config = model_server_config_pb2.ModelServerConfig()
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
             text_format.Parse(f.read(), config)
     others = [c for c in config.model_config_list.config if c.name != model_name]
     del config.model_config_list.config[:]
     config.model_config_list.config.extend(others)
     entry = config.model_config_list.config.add()
     entry.name = model_name
-    entry.base_path = os.path.abspath(os.path.join(export_base, model_name))
+    base_path = os.path.join(export_base, model_name)
+    entry.base_path = base_path if "://" in base_path else os.path.abspath(base_path)
     entry.model_platform = "tensorflow"
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(tmp, "w") as f:
         f.write(text_format.MessageToString(config))
-    os.replace(tmp, path)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
     return path
 
 
 def _write_assets(version_dir, functions):
     extra = os.path.join(version_dir, "assets.extra")
-    os.makedirs(extra, exist_ok=True)
+    tf.io.gfile.makedirs(extra)
     tokenizer = functions.tokenizer
     copy_vocab(tokenizer.vocab_file, extra, tokenizer.lower_case, tokenizer.normalizer)
     if functions.labels:
-        with open(os.path.join(extra, "labels.txt"), "w", encoding="utf-8") as f:
+        with tf.io.gfile.GFile(os.path.join(extra, "labels.txt"), "w") as f:
             f.write("\n".join(functions.labels) + "\n")
     # The run's task.json, plus how this export tokenizes and what it takes.
     info = {**functions.info, "labels": functions.labels or None,
             "normalizer": tokenizer.normalizer, "lower_case": tokenizer.lower_case,
             "signatures": {"serving_default": functions.text_inputs(),
                            "serve_ids": ["token_ids", "segment_ids", "padding_mask"]}}
-    with open(os.path.join(extra, "export_info.json"), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2, ensure_ascii=False)
+    with tf.io.gfile.GFile(os.path.join(extra, "export_info.json"), "w") as f:
+        f.write(json.dumps(info, indent=2, ensure_ascii=False))
 
 
 def self_test(version_dir, functions, atol=1e-5):
@@ -191,14 +193,17 @@ def self_test(version_dir, functions, atol=1e-5):
 
 
 def _version_dir(export_base, model_name, version):
-    """`export_base/model_name/<version>`, checked before anything is loaded."""
+    """`export_base/model_name/<version>`, checked before anything is loaded or written."""
     if not re.match(r"^[A-Za-z0-9_.-]+$", model_name or ""):
-        raise ValueError(f"`model_name` ({model_name!r}) must be letters, digits, '_', '.', '-'.")
+        raise UsageError(f"`model_name` ({model_name!r}) must be letters, digits, '_', '.', '-'.")
+    if tf.io.gfile.exists(export_base) and not tf.io.gfile.isdir(export_base):
+        raise UsageError(f"--export_base={export_base} is a file; give a directory (it receives "
+                         "<model_name>/<version>/ and models.config).")
     model_base = os.path.join(export_base, model_name)
     version = next_version(model_base) if version is None else int(version)
     final_dir = os.path.join(model_base, str(version))
-    if os.path.exists(final_dir):
-        raise ValueError(f"{final_dir} already exists: pass another --version (or none for the "
+    if tf.io.gfile.exists(final_dir):
+        raise UsageError(f"{final_dir} already exists: pass another --version (or none for the "
                          "next free one).")
     return final_dir
 
@@ -214,7 +219,7 @@ def export_saved_model(model_dir, export_base, model_name="bert", version=None, 
     final_dir = _version_dir(export_base, model_name, version)
     functions = load_serving_functions(model_dir)
     if task is not None and task != functions.task:
-        raise ValueError(f"{model_dir}: the run's task is {functions.task!r}, not `task` "
+        raise UsageError(f"{model_dir}: the run's task is {functions.task!r}, not `task` "
                          f"({task!r}).")
     return _publish(functions, model_dir, export_base, model_name, final_dir)
 
@@ -237,26 +242,32 @@ def _publish(functions, source, export_base, model_name, final_dir):
     start = time.time()
     model_base, version = os.path.split(final_dir)
     staging = os.path.join(model_base, f".tmp-{version}-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(model_base, exist_ok=True)
-    try:
-        functions.archive().write_out(staging, verbose=False)
-        missing = audit(staging, "tf_serving")
-        if missing:
-            raise ValueError(f"{source}: the exported graph uses ops that "
-                             f"tensorflow_model_server does not have: {', '.join(missing)}")
-        _write_assets(staging, functions)
-        model_card.add_saved_model_card(staging, final_dir, functions, source, model_name)
-        diff = self_test(staging, functions)
-        write_warmup_requests(staging, model_name, functions)
-        os.rename(staging, final_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    config_path = write_models_config(export_base, model_name)
+    with writing(f"--export_base={export_base}"):
+        _remove_tree(staging)
+        tf.io.gfile.makedirs(model_base)
+        try:
+            functions.archive().write_out(staging, verbose=False)
+            missing = audit(staging, "tf_serving")
+            if missing:
+                raise UsageError(f"{source}: the exported graph uses ops that "
+                                 f"tensorflow_model_server does not have: {', '.join(missing)}")
+            _write_assets(staging, functions)
+            model_card.add_saved_model_card(staging, final_dir, functions, source, model_name)
+            diff = self_test(staging, functions)
+            write_warmup_requests(staging, model_name, functions)
+            tf.io.gfile.rename(staging, final_dir)
+        finally:
+            _remove_tree(staging)
+        config_path = write_models_config(export_base, model_name)
     logging.info("Exported %s (%s, normalizer %s) to %s in %.1f s; self-test max diff %.2g; "
                  "serving config %s", source, functions.task, functions.tokenizer.normalizer,
                  final_dir, time.time() - start, diff, config_path)
     return final_dir
+
+
+def _remove_tree(path):
+    if tf.io.gfile.exists(path):
+        tf.io.gfile.rmtree(path)
 
 
 def _check_flags(task, model_dir, checkpoint, max_seq_length):
@@ -298,4 +309,4 @@ def main(argv):
 if __name__ == "__main__":
     define_flags()
     flags.mark_flags_as_required(["export_base"])
-    app.run(main)
+    run_program(main)

@@ -53,9 +53,11 @@ from absl import app, flags, logging
 
 from export import model_card
 from export.op_audit import audit_tflite
+from tfbert.errors import UsageError, run_program, writing
 from tfbert.litert import TFLiteModel  # noqa: F401  (runs what this module writes)
 from tfbert.signatures import load_serving_functions
 from tfbert.tokenization import read_vocab_info
+from tfbert.training.run_dir import load_run_info
 
 QUANTIZATIONS = ("none", "float16", "dynamic")
 _FLAGS = flags.FLAGS
@@ -102,8 +104,12 @@ def _convert_in_child(function, source, output_path, quantize, timeout_seconds):
     """Runs `function(source, output_path, quantize)` of this module in a child process (the
     converter keeps memory after each call), then audits the flatbuffer's ops."""
     if quantize not in QUANTIZATIONS:
-        raise ValueError(f"`quantize` ({quantize!r}) must be one of {QUANTIZATIONS}.")
-    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+        raise UsageError(f"`quantize` ({quantize!r}) must be one of {QUANTIZATIONS}.")
+    if os.path.isdir(output_path):
+        raise UsageError(f"--output={output_path} is a directory; give the .tflite file to "
+                         "write.")
+    with writing(f"--output={output_path}"):
+        os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
     code = (f"import sys; from export.tflite import {function}; "
             f"{function}(sys.argv[1], sys.argv[2], sys.argv[3])")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -112,19 +118,23 @@ def _convert_in_child(function, source, output_path, quantize, timeout_seconds):
     result = subprocess.run([sys.executable, "-c", code, source, output_path, quantize],
                             env=env, capture_output=True, text=True, timeout=timeout_seconds)
     if result.returncode != 0:
+        problem = next((line for line in result.stderr.splitlines()[::-1]
+                        if "No space left" in line or "Permission denied" in line), None)
+        if problem:
+            raise UsageError(f"cannot write --output={output_path}: {problem.strip()}")
         raise RuntimeError(f"TFLite conversion of {source} failed (exit {result.returncode}):"
                            f"\n{result.stderr[-3000:]}")
     missing = audit_tflite(output_path)
     if missing:
         os.remove(output_path)
-        raise ValueError(f"{output_path}: the TFLite model needs ops no LiteRT runtime with "
+        raise UsageError(f"{output_path}: the TFLite model needs ops no LiteRT runtime with "
                          f"tf-text kernels provides: {', '.join(missing)}")
     return output_path
 
 
 def _refuse_task(task, source, supported):
     if task not in supported:
-        raise ValueError(
+        raise UsageError(
             f"{source} is a {task!r} model: this TFLite conversion supports "
             f"{', '.join(supported)}. Serve it with export.saved_model"
             + (" or convert the fine-tuning run (--model_dir), which builds it with "
@@ -138,14 +148,21 @@ def convert_saved_model(saved_model_dir, output_path, quantize="none", timeout_s
     `convert_tflite`, which swaps the normalizer). Same checks as `convert_tflite`.
     """
     info_path = os.path.join(saved_model_dir, "assets.extra", "export_info.json")
+    if not os.path.isdir(saved_model_dir):
+        what = ("a file" + (" (already a TFLite model)" if saved_model_dir.endswith(".tflite")
+                            else "") if os.path.exists(saved_model_dir) else "not found")
+        raise UsageError(f"--saved_model_dir={saved_model_dir}: {what}; expected an "
+                         "export.saved_model version directory (EXPORT_BASE/NAME/VERSION).")
     if not os.path.isfile(info_path):
-        raise ValueError(f"{saved_model_dir} is not an export.saved_model version directory "
-                         f"(no {info_path}).")
+        versions = " (it holds version directories: give one of them)" if any(
+            name.isdigit() for name in os.listdir(saved_model_dir)) else ""
+        raise UsageError(f"--saved_model_dir={saved_model_dir} is not an export.saved_model "
+                         f"version directory (no {info_path}){versions}.")
     with open(info_path, encoding="utf-8") as f:
         info = json.load(f)
     _refuse_task(info["task"], saved_model_dir, ("classification", "regression"))
     if info["normalizer"] != "fast":
-        raise ValueError(
+        raise UsageError(
             f"{saved_model_dir} tokenizes with the {info['normalizer']!r} normalizer, whose core "
             "string ops (StaticRegexReplace, NormalizeUTF8, StringLower) have no TFLite kernels. "
             "Convert the fine-tuning run instead: `python -m export.tflite --model_dir=RUN` "
@@ -168,13 +185,9 @@ def convert_tflite(model_dir, output_path, quantize="none", timeout_seconds=900)
     the "exact" normalizer is converted with the "fast" one, with a warning.
     """
     if quantize not in QUANTIZATIONS:
-        raise ValueError(f"`quantize` ({quantize!r}) must be one of {QUANTIZATIONS}.")
-    if not os.path.isfile(os.path.join(model_dir, "task.json")):
-        raise ValueError(f"--model_dir={model_dir} is not a finished fine-tuning run "
-                         "(no task.json).")
-    with open(os.path.join(model_dir, "task.json"), encoding="utf-8") as f:
-        _refuse_task(json.load(f)["task"], f"--model_dir={model_dir}",
-                     ("classification", "regression", "ner", "squad"))
+        raise UsageError(f"`quantize` ({quantize!r}) must be one of {QUANTIZATIONS}.")
+    _refuse_task(load_run_info(model_dir)["task"], f"--model_dir={model_dir}",
+                 ("classification", "regression", "ner", "squad"))
     if recorded_normalizer(model_dir) == "exact":
         logging.warning(
             "%s records the 'exact' normalizer, whose core string ops have no TFLite kernels; "
@@ -200,4 +213,4 @@ def main(argv):
 if __name__ == "__main__":
     define_flags()
     flags.mark_flags_as_required(["output"])
-    app.run(main)
+    run_program(main)

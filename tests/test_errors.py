@@ -120,8 +120,9 @@ def _cases():
         ("sequence longer than positions", ["apps.classify", new, config, vocab, data,
                                             "--max_seq_length=100"],
          1, ["--max_seq_length=100", "max_position_embeddings (64)"]),
-        ("eval without eval file", ["apps.classify", "--model_dir={w}/run", "--mode=eval"],
-         2, ["--mode=eval needs --eval_file"]),
+        ("NER program on a classification run", [
+            "apps.ner", "--model_dir={w}/run", "--mode=predict", "--predict_file={w}/train.tsv"],
+         1, ["--model_dir=", "holds a 'classification' run, not an NER run"]),
         ("predict a missing file", ["apps.classify", "--model_dir={w}/run", "--mode=predict",
                                     "--predict_file={w}/nope.txt"],
          1, ["--predict_file=", "file not found"]),
@@ -140,7 +141,7 @@ def _cases():
          2, ["--train_file"]),
         ("pretraining records that match nothing", [
             "apps.pretrain", new, config, vocab, "--train_records={w}/none-*.tfrecord",
-            "--train_steps=2"], 1, ["--train_records=", "no file matches"]),
+            "--train_steps=2", "--max_seq_length=16"], 1, ["--train_records=", "no file matches"]),
         ("TFLite file as a run to export", ["export.saved_model", "--model_dir={w}/model.tflite",
                                             "--export_base={w}/exports"],
          1, ["--model_dir=", "model.tflite", "is a file"]),
@@ -157,10 +158,10 @@ def _cases():
          1, ["--output=", "is a directory"]),
         ("client texts file missing", ["export.client", "--input_file={w}/nope.txt",
                                        "--model_name=m"], 1, ["--input_file=", "file not found"]),
-        ("vocab of a checkpoint dir for building", ["apps.build_vocab",
+        ("missing corpus for a vocabulary", ["apps.build_vocab",
                                                     "--input_files={w}/nope.txt",
                                                     "--output_dir={w}/new"],
-         1, ["nope.txt", "file not found"]),
+         1, ["--input_files=", "nope.txt", "file not found"]),
     ]
 
 

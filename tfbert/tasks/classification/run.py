@@ -4,8 +4,10 @@ import functools
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfbert.data.files import read_lines
+from tfbert.errors import UsageError
 from tfbert.models import BertClassifier
 from tfbert.tasks.classification import metrics as metrics_lib
 from tfbert.tasks.classification.features import classification_dataset
@@ -14,7 +16,7 @@ from tfbert.training.evaluation import PeriodicEvaluation, task_figures
 from tfbert.training.loop import PhaseTimer, compile_for_training, fit, train_results
 from tfbert.training.options import build_encoder, prepare
 from tfbert.training.report import finish_run, print_table, write_metrics
-from tfbert.training.run_dir import load_run, save_run
+from tfbert.training.run_dir import load_run, load_run_info, save_run
 
 
 def _columns(examples):
@@ -150,11 +152,11 @@ def evaluate_run(model_dir, eval_examples, batch_size=64):
 
 
 def _load_classifier(model_dir):
-    model, vocab_file, info = load_run(model_dir)
-    if info["task"] not in ("classification", "regression"):
-        raise ValueError(f"{model_dir} holds a {info['task']!r} run, not a classification "
+    task = load_run_info(model_dir)["task"]
+    if task not in ("classification", "regression"):
+        raise UsageError(f"--model_dir={model_dir} holds a {task!r} run, not a classification "
                          "or regression run.")
-    return model, vocab_file, info
+    return load_run(model_dir)
 
 
 def predict_file(model_dir, input_file, output_file, batch_size=64):
@@ -167,7 +169,7 @@ def predict_file(model_dir, input_file, output_file, batch_size=64):
                                 info["max_seq_length"], batch_size, text_pairs=pairs,
                                 bucket_width=32)
     outputs = model.predict(ds, verbose=0)
-    with open(output_file, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(output_file, "w") as f:
         for text, row in zip(texts, outputs):
             if info["task"] == "regression":
                 f.write(f"{row[0]:.6f}\t{text}\n")

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data.files import read_lines
+from tfbert.errors import UsageError
 from tfbert.models import BertTokenClassifier
 from tfbert.tasks.ner import features as ner_inputs
 from tfbert.tasks.ner import metrics as metrics_lib
@@ -18,7 +19,7 @@ from tfbert.training.evaluation import PeriodicEvaluation, task_figures
 from tfbert.training.loop import PhaseTimer, compile_for_training, fit, train_results
 from tfbert.training.options import build_encoder, prepare
 from tfbert.training.report import finish_run, print_table, write_metrics
-from tfbert.training.run_dir import load_run, save_run
+from tfbert.training.run_dir import load_run, load_run_info, save_run
 
 
 def _dataset(features, batch_size, max_seq_length, seed=0, bucket_width=None):
@@ -134,14 +135,19 @@ def train_ner(options, train, eval_examples, label_names, word_split="chars"):
 def evaluate_run(model_dir, eval_examples, batch_size=64):
     """Scores a finished NER run on `(words, tags)` examples; writes `eval_metrics.json`
     beside it and returns the metrics."""
-    model, vocab_file, info = load_run(model_dir)
-    if info["task"] != "ner":
-        raise ValueError(f"{model_dir} holds a {info['task']!r} run, not an NER run.")
+    model, vocab_file, info = _load_ner(model_dir)
     scores = evaluate(model, BertTokenizer(vocab_file), eval_examples, info["max_seq_length"],
                       info["labels"], batch_size)
     print_scores(scores)
     print(f"Wrote {write_metrics(model_dir, scores, 'eval_metrics.json')}", flush=True)
     return scores
+
+
+def _load_ner(model_dir):
+    task = load_run_info(model_dir)["task"]
+    if task != "ner":
+        raise UsageError(f"--model_dir={model_dir} holds a {task!r} run, not an NER run.")
+    return load_run(model_dir)
 
 
 def predict_file(model_dir, input_file, output_file, batch_size=64):
@@ -150,14 +156,12 @@ def predict_file(model_dir, input_file, output_file, batch_size=64):
     Each output line is `{"text": ..., "entities": [{"type", "text", "start", "end"}]}`
     with character offsets into the text (`end` exclusive).
     """
-    model, vocab_file, info = load_run(model_dir)
-    if info["task"] != "ner":
-        raise ValueError(f"{model_dir} holds a {info['task']!r} run, not an NER run.")
+    model, vocab_file, info = _load_ner(model_dir)
     texts = [line for _, line in read_lines(input_file) if line.strip()]
     split = [ner_inputs.split_words(t, info.get("word_split", "chars")) for t in texts]
     tags = predict_tags(model, BertTokenizer(vocab_file), [words for words, _ in split],
                         info["max_seq_length"], info["labels"], batch_size)
-    with open(output_file, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(output_file, "w") as f:
         for text, (_, spans), text_tags in zip(texts, split, tags):
             entities = ner_postprocess.tagged_entities(text, spans, text_tags)
             f.write(json.dumps({"text": text, "entities": entities}, ensure_ascii=False) + "\n")

@@ -18,7 +18,7 @@ from tfbert.training.run_dir import save_run
 
 
 def _write_json(path, value):
-    with open(path, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(path, "w") as f:
         json.dump(value, f, indent=2, ensure_ascii=False)
         f.write("\n")
     return path
