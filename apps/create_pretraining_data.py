@@ -15,6 +15,7 @@ import time
 import tensorflow as tf
 from absl import flags
 
+from tfbert.data.segmentation import WHOLE_WORD_MODES
 from tfbert.data.text_corpus import load_pretraining_documents
 from tfbert.errors import run_program
 from tfbert.tasks.pretraining import features as data
@@ -32,22 +33,30 @@ _MAX_PREDICTIONS = flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked p
                                         "per example.", lower_bound=1)
 _DUPE_FACTOR = flags.DEFINE_integer("dupe_factor", 1, "Passes over the corpus, each with "
                                     "different cuts and masks.", lower_bound=1)
-_WHOLE_WORD = flags.DEFINE_boolean("whole_word_masking", True, "Mask whole words.")
+_WHOLE_WORD = flags.DEFINE_enum(
+    "whole_word_masking", "auto", WHOLE_WORD_MODES, "Which pieces are masked together: "
+    "`segmented` (the corpus' own words), `jieba` (Chinese cut by jieba), `none`, or `auto` "
+    "(the corpus' words if segmented, jieba for unsegmented Chinese, else ## pieces).")
 _SEED = flags.DEFINE_integer("random_seed", 12345, "Seed for pairs and masks.")
 
 
 def create_pretraining_data(input_file, vocab_file, output_file, heldout_file, max_seq_length,
                             max_predictions, dupe_factor, whole_word, seed):
-    """Returns `{"train": n, "heldout": m}`, the example counts written."""
+    """Returns `{"train": n, "heldout": m}`, the example counts written.
+
+    `whole_word`: a `tfbert.data.segmentation.WHOLE_WORD_MODES` mode.
+    """
 
     start = time.perf_counter()
     tf.random.set_seed(seed)
     tokenizer = BertTokenizer(vocab_file)
-    documents, segmented = load_pretraining_documents(input_file)
+    documents, segmentation = load_pretraining_documents(input_file, whole_word)
+    print(f"Whole-word masking: {segmentation.mode}", flush=True)
     train, heldout = text_pairs(documents, tokenizer, max_seq_length, seed=seed,
-                                dupe_factor=dupe_factor, segmented=segmented)
+                                dupe_factor=dupe_factor, segmented=segmentation.segmented)
     masker = data.PretrainingMasker(tokenizer.vocab_size, special_ids(tokenizer),
-                                    max_seq_length, max_predictions, whole_word=whole_word)
+                                    max_seq_length, max_predictions,
+                                    whole_word=segmentation.whole_word)
     counts = {}
     for name, pairs, path in (("train", train, output_file), ("heldout", heldout, heldout_file)):
         if path:

@@ -19,6 +19,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from apps import common_flags
+from tfbert.data.segmentation import WHOLE_WORD_MODES
 from tfbert.data.text_corpus import load_pretraining_documents
 from tfbert.errors import UsageError, run_program, writing
 from tfbert.tasks.pretraining.run import pretrain, text_pairs
@@ -31,8 +32,10 @@ _INPUT_FILE = flags.DEFINE_string(
 _TRAIN_RECORDS = flags.DEFINE_string("train_records", None, "TFRecord file pattern from "
                                      "create_pretraining_data (instead of text).")
 _HELDOUT_RECORDS = flags.DEFINE_string("heldout_records", None, "Held-out TFRecords.")
-_WHOLE_WORD = flags.DEFINE_boolean("whole_word_masking", True, "Mask every piece of a "
-                                   "chosen word together.")
+_WHOLE_WORD = flags.DEFINE_enum(
+    "whole_word_masking", "auto", WHOLE_WORD_MODES, "Which pieces are masked together: "
+    "`segmented` (the corpus' own words), `jieba` (Chinese cut by jieba), `none`, or `auto` "
+    "(the corpus' words if segmented, jieba for unsegmented Chinese, else ## pieces).")
 _MAX_PREDICTIONS = flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions "
                                         "per sequence.", lower_bound=1)
 _DUPE_FACTOR = flags.DEFINE_integer("dupe_factor", 1, "Times each document is cut into "
@@ -55,17 +58,19 @@ def main(argv):
                      heldout_records=_HELDOUT_RECORDS.value,
                      max_predictions=_MAX_PREDICTIONS.value)
         return
-    documents, segmented = load_pretraining_documents(_INPUT_FILE.value)
+    documents, segmentation = load_pretraining_documents(_INPUT_FILE.value, _WHOLE_WORD.value)
+    print(f"Whole-word masking: {segmentation.mode}", flush=True)
     train, heldout = text_pairs(documents, BertTokenizer(vocab_file),
                                 options.max_seq_length, seed=options.seed,
-                                dupe_factor=_DUPE_FACTOR.value, segmented=segmented)
+                                dupe_factor=_DUPE_FACTOR.value,
+                                segmented=segmentation.segmented)
     common_flags.require_examples(train, "input_file", _INPUT_FILE.value or "(shipped)")
     print(f"{len(documents)} documents -> {len(train)} training and {len(heldout)} "
           "held-out pairs.", flush=True)
     common_flags.start_run(options, "pretraining", vocab_file)
     with writing(f"--model_dir={options.model_dir}"):
         pretrain(options, train_pairs=train, heldout_pairs=heldout,
-                 max_predictions=_MAX_PREDICTIONS.value, whole_word=_WHOLE_WORD.value)
+                 max_predictions=_MAX_PREDICTIONS.value, whole_word=segmentation.whole_word)
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def test_create_pretraining_data_program(tmp_path, vocab_file):
         "\n".join(f"Document {d} says sentence {s} about topic {d * s}." for s in range(6))
         for d in range(45)) + "\n")
     counts = create_pretraining_data(str(corpus), vocab_file, str(tmp_path / "t.tfrecord"),
-                                     str(tmp_path / "h.tfrecord"), 32, 5, 2, True, 7)
+                                     str(tmp_path / "h.tfrecord"), 32, 5, 2, "auto", 7)
     assert counts["train"] > 10 and counts["heldout"] >= 1
     features, labels, weights = next(iter(read_tfrecords(
         str(tmp_path / "t.tfrecord"), 32, 5, 4, shuffle=False)))

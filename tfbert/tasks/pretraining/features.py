@@ -57,6 +57,18 @@ def tokenize_documents(documents, tokenizer, batch_size=8192, segmented=True):
     return tokenized
 
 
+def count_words(tokenized):
+    """`(words, words of several pieces)` in `tokenize_documents`' output: the second
+    are the words whole-word masking masks as one."""
+    words = multi_piece = 0
+    for doc in tokenized:
+        for _, starts in doc:
+            positions = [i for i, start in enumerate(starts) if start] + [len(starts)]
+            words += len(positions) - 1
+            multi_piece += sum(1 for a, b in zip(positions, positions[1:]) if b - a > 1)
+    return words, multi_piece
+
+
 def _join(sentences):
     ids = [i for s in sentences for i in s[0]]
     starts = [f for s in sentences for f in s[1]]

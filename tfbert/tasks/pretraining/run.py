@@ -32,6 +32,9 @@ def text_pairs(documents, tokenizer, max_seq_length, heldout_every=20, seed=1234
             f"{heldout_every}th needs at least {2 * heldout_every} (an empty line separates "
             "documents in a text corpus).")
     tokenized = pretraining_data.tokenize_documents(documents, tokenizer, segmented=segmented)
+    words, multi_piece = pretraining_data.count_words(tokenized)
+    print(f"{words:,} words, {multi_piece:,} of them of several pieces (masked whole under "
+          "whole-word masking).", flush=True)
     heldout = [d for i, d in enumerate(tokenized) if i % heldout_every == 0]
     train = [d for i, d in enumerate(tokenized) if i % heldout_every != 0]
     return (pretraining_data.create_nsp_pairs(train, max_seq_length, seed=seed,
