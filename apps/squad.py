@@ -6,7 +6,8 @@ r"""Fine-tunes BERT for extractive question answering on SQuAD v1.1 or v2.0 JSON
 Long contexts are cut into windows `--doc_stride` pieces apart. With `--eval_file` it writes
 `predictions.json` (id -> answer, "" for no answer), `nbest_predictions.json` and, for v2.0,
 `null_odds.json`, and scores exact match and F1 as the official evaluation does.
-Add `--version_2_with_negative` for SQuAD v2.0 (unanswerable questions).
+Add `--version_2_with_negative` for SQuAD v2.0 (unanswerable questions). CMRC 2018 (Chinese)
+files share SQuAD's layout; their answers are scored the CMRC way (`--qa_metric=auto`).
 """
 
 from absl import app, flags
@@ -15,6 +16,7 @@ from apps import common_flags
 from tfbert.data.files import check_file
 from tfbert.data.squad import read_squad
 from tfbert.errors import run_program, writing
+from tfbert.tasks.squad.metrics import QA_METRICS
 from tfbert.tasks.squad.run import train_squad
 
 common_flags.define_training_flags(batch_size=32, learning_rate=5e-5, epochs=2,
@@ -35,6 +37,10 @@ _MAX_ANSWER_LENGTH = flags.DEFINE_integer("max_answer_length", 30, "Longest answ
 _NULL_SCORE_DIFF_THRESHOLD = flags.DEFINE_float(
     "null_score_diff_threshold", 0.0, "v2.0: answer \"\" when the no-answer score exceeds "
     "the best span's score by more than this.")
+_QA_METRIC = flags.DEFINE_enum(
+    "qa_metric", "auto", QA_METRICS, "How answers are scored: `squad` (English words), "
+    "`cmrc` (CMRC 2018: Chinese characters, longest common run) or `auto` (cmrc when the "
+    "evaluation contexts are Chinese).")
 _SKIP_MISMATCHED = flags.DEFINE_boolean("skip_mismatched_answers", False, "Drop answers "
                                         "whose text is not at their answer_start (warning) "
                                         "instead of failing.")
@@ -60,7 +66,8 @@ def main(argv):
             options, train, eval_, version_2_with_negative=_VERSION_2.value,
             doc_stride=_DOC_STRIDE.value, max_query_length=_MAX_QUERY_LENGTH.value,
             n_best_size=_N_BEST_SIZE.value, max_answer_length=_MAX_ANSWER_LENGTH.value,
-            null_score_diff_threshold=_NULL_SCORE_DIFF_THRESHOLD.value)
+            null_score_diff_threshold=_NULL_SCORE_DIFF_THRESHOLD.value,
+            qa_metric=_QA_METRIC.value)
 
 
 if __name__ == "__main__":
