@@ -46,8 +46,11 @@ class TransformerBlock(keras.layers.Layer):
         initializer_range: float, stddev of the truncated-normal initializer. Defaults to 0.02.
 
     Call inputs: `x` float [batch, seq, hidden]; `attention_mask` bool/int
-    [batch, 1, seq] or [batch, seq, seq], true where a query may attend a key.
-    Output: float [batch, seq, hidden].
+    [batch, 1, seq] or [batch, seq, seq], true where a query may attend a key;
+    `return_attention_scores` bool (default False).
+    Output: float [batch, seq, hidden]; with `return_attention_scores`, the pair
+    `(output, attention probabilities [batch, heads, seq, seq])` (softmax over keys, before
+    dropout; masked keys get 0).
 
     Example:
     >>> block = TransformerBlock(num_heads=3, intermediate_size=37)
@@ -99,18 +102,31 @@ class TransformerBlock(keras.layers.Layer):
             epsilon=self.layer_norm_epsilon, dtype="float32", name="output_layer_norm")
         self.output_layer_norm.build(x_shape)
 
-    def call(self, x, attention_mask=None, training=None):
+    def call(self, x, attention_mask=None, training=None, return_attention_scores=False):
         attended = self.self_attention(
-            x, x, attention_mask=attention_mask, training=training)
+            x, x, attention_mask=attention_mask, training=training,
+            return_attention_scores=return_attention_scores)
+        if return_attention_scores:
+            attended, probabilities = attended  # probabilities [batch, heads, seq, seq]
         x = self.attention_layer_norm(
             x + self.attention_dropout_layer(attended, training=training))
         x = ops.cast(x, self.compute_dtype)
         hidden = _ACTIVATIONS[self.activation](self.intermediate_dense(x))
         out = self.output_dropout_layer(self.output_dense(hidden), training=training)
-        return ops.cast(self.output_layer_norm(x + out), self.compute_dtype)
+        out = ops.cast(self.output_layer_norm(x + out), self.compute_dtype)
+        return (out, probabilities) if return_attention_scores else out
 
     def compute_output_shape(self, x_shape, attention_mask_shape=None):
         return x_shape
+
+    def compute_output_spec(self, x, attention_mask=None, training=None,
+                            return_attention_scores=False):
+        output = keras.KerasTensor(x.shape, dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        batch, seq = x.shape[0], x.shape[1]
+        return output, keras.KerasTensor((batch, self.num_heads, seq, seq),
+                                         dtype=self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -1,5 +1,6 @@
 """BERT models: the encoder and the task models built on it."""
 
+from tfbert.models.attention import encoder_attention
 from tfbert.models.encoder import BertEncoder, bert_encoder, encoder_config
 from tfbert.models.task_models import (
            BertClassifier,
@@ -9,4 +10,4 @@ from tfbert.models.task_models import (
 )
 
 __all__ = ["BertClassifier", "BertEncoder", "BertPretrainer", "BertSpanQA",
-           "BertTokenClassifier", "bert_encoder", "encoder_config"]
+           "BertTokenClassifier", "bert_encoder", "encoder_attention", "encoder_config"]
