@@ -3,10 +3,10 @@ r"""Draws one layer's attention (one head, or the heads' average) over a text as
     python -m apps.attention --model=runs/cls --text="the film was great" \
         --layer=1 --head=-1 --output=attention.png
 
-`--model` is a fine-tuning run directory (its encoder, vocabulary and case handling) or a
-checkpoint directory `tfbert.checkpoints.load_encoder` reads (original BERT, Hugging Face,
-tfbert's own). Rows are queries, columns keys, both labelled with the word pieces of
-`[CLS] text [SEP] (text_pair [SEP])`; each row sums to 1.
+`--model` is a fine-tuning run directory (its encoder, vocabulary and case handling), a
+pretraining run (its `encoder/`) or a checkpoint directory `tfbert.checkpoints.load_encoder`
+reads (original BERT, Hugging Face, tfbert's own). Rows are queries, columns keys, both
+labelled with the word pieces of `[CLS] text [SEP] (text_pair [SEP])`; each row sums to 1.
 """
 
 import os
@@ -62,6 +62,8 @@ def load_model(path, do_lower_case=None):
     if not tf.io.gfile.isdir(path):
         raise UsageError(f"--model={path}: not found; expected a fine-tuning run or a "
                          "checkpoint directory.")
+    if tf.io.gfile.exists(os.path.join(path, "encoder", "bert_config.json")):
+        path = os.path.join(path, "encoder")  # a pretraining run: its encoder checkpoint
     encoder = load_encoder(path)
     vocab_file = os.path.join(path, "vocab.txt")
     if not tf.io.gfile.exists(vocab_file):

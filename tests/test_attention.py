@@ -101,6 +101,10 @@ def test_program_reads_a_checkpoint_directory(tmp_path):
     save_encoder(encoder, vocab, str(tmp_path / "ckpt"))
     result = plot_attention(str(tmp_path / "ckpt"), "a good film", str(tmp_path / "c.png"))
     check_png(result["output"])
+    assert result["tokens"] == ["[CLS]", "a", "good", "film", "[SEP]"]
+    # A pretraining run: its encoder/ checkpoint.
+    save_encoder(encoder, vocab, str(tmp_path / "pretrain" / "encoder"))
+    check_png(plot_attention(str(tmp_path / "pretrain"), "a", str(tmp_path / "p.png"))["output"])
 
 
 @pytest.mark.parametrize("layer,head,words", [
