@@ -60,7 +60,7 @@ def main(argv):
         return
     documents, segmentation = load_pretraining_documents(_INPUT_FILE.value, _WHOLE_WORD.value)
     print(f"Whole-word masking: {segmentation.mode}", flush=True)
-    train, heldout = text_pairs(documents, BertTokenizer(vocab_file),
+    train, heldout = text_pairs(documents, BertTokenizer(vocab_file, options.do_lower_case),
                                 options.max_seq_length, seed=options.seed,
                                 dupe_factor=_DUPE_FACTOR.value,
                                 segmented=segmentation.segmented)
