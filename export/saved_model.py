@@ -69,6 +69,10 @@ def define_flags(flag_values=flags.FLAGS):
                         flag_values=flag_values)
     flags.DEFINE_integer("version", None, "Version number; default: one more than the highest "
                          "existing version.", lower_bound=1, flag_values=flag_values)
+    flags.DEFINE_integer("doc_stride", None, "NER and QA: word pieces between the starts of the "
+                         "overlapping windows a long text is cut into. Default: the run's "
+                         "(SQuAD runs record theirs), else half the shortest window.",
+                         lower_bound=1, flag_values=flag_values)
 
 
 _VERSION_RE = re.compile(r"^\s*[+-]?\d+\s*$")  # what TF Serving's absl::SimpleAtoi accepts
@@ -208,16 +212,22 @@ def _version_dir(export_base, model_name, version):
     return final_dir
 
 
-def export_saved_model(model_dir, export_base, model_name="bert", version=None, task=None):
+def export_saved_model(model_dir, export_base, model_name="bert", version=None, task=None,
+                       doc_stride=None):
     """Exports the run in `model_dir` to `export_base/model_name/<version>/`; returns that path.
 
     The version is written to a hidden sibling, audited for TF Serving ops (ValueError listing
     the missing ones), self-tested against the Keras model, given warm-up requests and then
     published by an atomic rename; `models.config` is updated last. `task`, given, must be the
-    run's.
+    run's. `doc_stride` (NER, QA): pieces between window starts, recorded in export_info.json.
     """
     final_dir = _version_dir(export_base, model_name, version)
     functions = load_serving_functions(model_dir)
+    if doc_stride is not None:
+        if functions.doc_stride is None:
+            raise UsageError(f"--doc_stride={doc_stride} is for NER and QA runs; {model_dir} is "
+                             f"a {functions.task!r} run.")
+        functions.set_doc_stride(doc_stride)
     if task is not None and task != functions.task:
         raise UsageError(f"{model_dir}: the run's task is {functions.task!r}, not `task` "
                          f"({task!r}).")
@@ -301,7 +311,7 @@ def main(argv):
                                 _FLAGS.version, _FLAGS.max_seq_length)
     else:
         path = export_saved_model(_FLAGS.model_dir, _FLAGS.export_base, _FLAGS.model_name,
-                                  _FLAGS.version, _FLAGS.task)
+                                  _FLAGS.version, _FLAGS.task, _FLAGS.doc_stride)
     print(f"Wrote {path}\nServe it: python -m export.server --port=8500 "
           f"--model_config_file={os.path.join(_FLAGS.export_base, 'models.config')}")
 

@@ -103,17 +103,20 @@ def test_layout_assets_config_and_warmup(exported):
 
 def test_signatures_names_shapes_dtypes(exported):
     dirs = exported[2]
+    # Entity slots: at least max_seq_length - 2, more when a long text has more entities.
+    windows = {"num_windows": (tf.int32, [None]), "truncated": (tf.bool, [None])}
     expected = {
         "classification": ({"text"}, {"probabilities": (tf.float32, [None, 3]),
-                                      "label": (tf.string, [None])}),
-        "ner": ({"text"}, {name: (dtype, [None, fx.MAX_SEQ_LENGTH - 2]) for name, dtype in
+                                      "label": (tf.string, [None]),
+                                      "truncated": (tf.bool, [None])}),
+        "ner": ({"text"}, {name: (dtype, [None, None]) for name, dtype in
                            [("entity_type", tf.string), ("entity_text", tf.string),
                             ("entity_start", tf.int32), ("entity_end", tf.int32)]}
-                | {"num_entities": (tf.int32, [None])}),
+                | {"num_entities": (tf.int32, [None])} | windows),
         "squad": ({"question", "context"}, {"answer": (tf.string, [None]),
                                             "start": (tf.int32, [None]),
                                             "end": (tf.int32, [None]),
-                                            "score": (tf.float32, [None])}),
+                                            "score": (tf.float32, [None])} | windows),
     }
     for task, (inputs, outputs) in expected.items():
         signatures = tf.saved_model.load(dirs[task]).signatures
@@ -215,8 +218,11 @@ def test_edge_texts_give_defined_answers(exported, live):
     remote = grpc_predict(live, "classification", {"text": EDGE_TEXTS})
     assert remote["probabilities"].shape == (len(EDGE_TEXTS), 3)
     assert np.all(np.isfinite(remote["probabilities"]))
+    assert remote["truncated"].tolist() == [False, True, False, False]
     ner = grpc_predict(live, "ner", {"text": EDGE_TEXTS})
-    assert ner["entity_start"].shape == (len(EDGE_TEXTS), fx.MAX_SEQ_LENGTH - 2)
+    assert ner["entity_start"].shape[0] == len(EDGE_TEXTS)
+    assert ner["entity_start"].shape[1] == max(fx.MAX_SEQ_LENGTH - 2, ner["num_entities"].max())
+    assert ner["num_windows"][1] > 100 and not ner["truncated"].any()  # 600 words, all tagged
 
 
 def test_next_version_and_existing_version_error(exported, tmp_path):
@@ -284,7 +290,7 @@ def test_text_pair_and_regression_exports_match_keras(tmp_path):
     reg_run = fx.tiny_run(str(tmp_path / "reg"), "regression")
     reg_dir = saved_model.export_saved_model(reg_run, str(tmp_path / "models"), "reg")
     outputs = tf.saved_model.load(reg_dir).signatures["serving_default"](text=tf.constant(texts))
-    assert sorted(outputs) == ["score"] and outputs["score"].shape == (3,)
+    assert sorted(outputs) == ["score", "truncated"] and outputs["score"].shape == (3,)
     from tfbert.tokenization import BertTokenizer, pack_inputs
     from tfbert.training.run_dir import load_run
     model, vocab_file, info = load_run(reg_run)
