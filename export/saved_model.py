@@ -19,8 +19,10 @@ Signatures: see `tfbert/tasks/signature.py` (`serving_default` on raw text per t
 `serve_ids` on token ids).
 
 `assets.extra/` carries `vocab.txt`, `vocab_info.json`, `labels.txt` (classification, ner),
-`export_info.json` (task, labels, max_seq_length, normalizer, signatures) and
-`tf_serving_warmup_requests`.
+`export_info.json` (task, labels, max_seq_length, normalizer, signatures, the model card's
+facts) and `tf_serving_warmup_requests`; `README.md` beside `saved_model.pb` is the model card
+(`export/model_card.py`: task, labels, base checkpoint, training data, the run's metrics, case,
+maximum length, how to call it).
 
 The tokenizer uses the normalizer recorded with the vocabulary: "exact" (imported checkpoints,
 bit-exact to reference BERT; core string ops, fine for TF Serving) or "fast" (tf-text kernels

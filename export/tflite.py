@@ -39,6 +39,11 @@ QA (from a fine-tuning run): `question`, `context` -> `score` float32 [batch] an
 `start_byte` / `end_byte` int32 [batch] (UTF-8 byte span of the answer in the context, -1 when
 the window holds no context piece), from the same device offsets. An exported NER or QA
 SavedModel (character offsets, answer strings) is refused: convert the run.
+
+Beside `NAME.tflite` the conversion writes the model card `NAME.README.md`
+(`export/model_card.py`), and embeds the export's facts (task, labels, max_seq_length, case) in
+the flatbuffer's metadata (`tfbert/litert.py`), so `tfbert.Predictor("NAME.tflite")` needs no
+other file.
 """
 
 import json
