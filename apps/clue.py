@@ -35,7 +35,8 @@ def main(argv):
     with writing(f"--output_dir={_OUTPUT_DIR.value}"):
         common_flags.save_flagfile(_OUTPUT_DIR.value)
         run_suite(CLUE, _DATA_DIR.value, _OUTPUT_DIR.value, options,
-                  tasks=None if _TASK.value == "all" else [_TASK.value])
+                  tasks=None if _TASK.value == "all" else [_TASK.value],
+                  strict=flags.FLAGS.strict)
 
 
 if __name__ == "__main__":

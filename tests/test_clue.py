@@ -106,6 +106,9 @@ def test_nli_rows_labelled_dash_are_dropped_counted_and_reported(clue_dir):
     assert [e.label for e in train.examples] == ["neutral", "entailment", "contradiction"]
     assert train.skipped == (2,)
     assert lines == [f"skipped 1 row labelled '-' (no gold label) of {train.path} (line 2)"]
+    with pytest.raises(ValueError, match=rf"{train.path}:2: label '-' \(no gold label\); "
+                                         "--strict stops here"):
+        read_clue_file("CMNLI", train.path, strict=True)
     dev = _read(clue_dir, "CMNLI", "dev", log=lines.append)
     assert dev.skipped == (2,) and len(dev.examples) == 2
     test = _read(clue_dir, "CMNLI", "test", labelled=False).examples

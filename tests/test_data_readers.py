@@ -352,3 +352,23 @@ def test_review_documents_split_sentences_and_words():
     assert documents == [[["很", "好", "。"], ["iPhone", "不", "错"], ["差", "！", "！"],
                           ["退", "货"]], [["ok"]]]
     assert review_documents([]) == [] and review_documents(["  "]) == []
+
+
+def test_classification_empty_lines_are_counted_reported_or_refused(tmp_path):
+    path = tmp_path / "gaps.tsv"
+    path.write_text("pos\tgood\n\nneg\tbad\n  \npos\tfine\n", encoding="utf-8")
+    lines = []
+    examples = classification.read_classification_file(path, log=lines.append)
+    assert [e.label for e in examples] == ["pos", "neg", "pos"]
+    assert lines == [f"{path}: skipped 2 rows (2 x empty line: lines 2, 4); --strict makes "
+                     "this an error."]
+    with pytest.raises(ValueError, match=rf"{path}:2: empty line \(--strict stops here"):
+        classification.read_classification_file(path, strict=True)
+
+
+def test_missing_file_and_directory_are_named(tmp_path):
+    from tfbert.errors import UsageError
+    with pytest.raises(UsageError, match=rf"--train_file={tmp_path}/nope.tsv: file not found"):
+        files.check_file(tmp_path / "nope.tsv", "--train_file")
+    with pytest.raises(UsageError, match=rf"{tmp_path}: is a directory; expected a file"):
+        list(files.read_lines(tmp_path))

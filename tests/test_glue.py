@@ -230,6 +230,8 @@ def test_qqp_malformed_rows_are_counted_and_reported(glue_dir):
     read = _read(glue_dir, "QQP", "train", log=lines.append)
     assert read.skipped == (4, 5)
     assert lines == [f"skipped 2 malformed rows of {read.path} (lines 4, 5)"]
+    with pytest.raises(ValueError, match=rf"{read.path}:4: malformed row .* --strict stops here"):
+        read_glue_file("QQP", read.path, strict=True)
     assert [e.id for e in read.examples] == ["133273", "402555", "360472"]
     assert read.examples[2][1:] == ('What does "a la carte" mean?',
                                     'What is the meaning of "a la carte"?', "1")

@@ -112,7 +112,7 @@ CLUE_TASKS = {
 }
 
 
-def read_clue_file(task, path, labelled=True, log=print):
+def read_clue_file(task, path, labelled=True, log=print, strict=False):
     """Reads one CLUE JSON-lines file of `task` (see the module docstring for the fields).
 
     Args:
@@ -120,6 +120,7 @@ def read_clue_file(task, path, labelled=True, log=print):
         path: str or os.PathLike, the file (UTF-8, one JSON object a line).
         labelled: bool, default True; False for test files (`id`, no label).
         log: callable taking a str, where the line about rows left out goes.
+        strict: bool, a row that would be left out is an error instead.
 
     Returns:
         `TaskFile(path, examples, skipped)`: `TaskExample(id, text, text_pair, label)`s in
@@ -161,6 +162,9 @@ def read_clue_file(task, path, labelled=True, log=print):
             # CLUEWSC's labels are "true"/"false"; accept JSON booleans and numbers as such.
             label = str(label).lower() if isinstance(label, bool) else str(label)
             if label == spec.ungraded:
+                if strict:
+                    raise UsageError(f"{where}: label {label!r} (no gold label); --strict "
+                                     "stops here, without it the row is skipped and counted")
                 skipped.append(line_number)
                 continue
             if label not in spec.labels:

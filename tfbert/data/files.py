@@ -51,12 +51,12 @@ class Skipped:
         return sum(len(v) for v in self.lines.values())
 
     def report(self):
-        """Logs "PATH: skipped N rows (3 empty line at lines 4, 9, 12; ...)"; returns N."""
+        """Logs "PATH: skipped N rows (3 x empty line: lines 4, 9, 12; ...)"; returns N."""
         if self.count:
             parts = []
             for reason, lines in self.lines.items():
                 shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
-                parts.append(f"{len(lines)} {reason} at line{'s' if len(lines) > 1 else ''} "
+                parts.append(f"{len(lines)} x {reason}: line{'s' if len(lines) > 1 else ''} "
                              f"{shown}")
             self.log(f"{self.path}: skipped {self.count} row{'s' if self.count > 1 else ''} "
                      f"({'; '.join(parts)}); --strict makes this an error.")

@@ -77,7 +77,7 @@ GLUE_TASKS = {
 _COLA_COLUMNS = ("source", "label", "original_judgement", "sentence")
 
 
-def read_glue_file(task, path, labelled=True, log=print):
+def read_glue_file(task, path, labelled=True, log=print, strict=False):
     """Reads one GLUE file of `task` (see the module docstring for the layouts).
 
     Args:
@@ -87,6 +87,7 @@ def read_glue_file(task, path, labelled=True, log=print):
         labelled: bool, default True; False for test files (and AX), which have an id column
             and no label.
         log: callable taking a str, where the skipped-rows line goes.
+        strict: bool, a row that would be skipped is an error instead.
 
     Returns:
         `TaskFile(path, examples, skipped)`: `TaskExample(id, text, text_pair, label)`s in
@@ -128,6 +129,10 @@ def read_glue_file(task, path, labelled=True, log=print):
             continue
         if len(fields) != len(header):
             if task == "QQP" and labelled:
+                if strict:
+                    raise UsageError(f"{name}:{line_number}: malformed row ({len(fields)} "
+                                     f"fields, the header has {len(header)}); --strict stops "
+                                     "here, without it the row is skipped and counted")
                 skipped.append(line_number)
                 continue
             raise UsageError(

@@ -110,7 +110,7 @@ def task_files(suite, task, data_dir):
     return {split: os.path.join(data_dir, rel) for split, rel in suite.data[task].files.items()}
 
 
-def run_task(suite, task, data_dir, output_dir, options, log=print):
+def run_task(suite, task, data_dir, output_dir, options, log=print, strict=False):
     """Fine-tunes one task (train split, evaluated on its first dev split while training),
     scores every dev split and writes the submission files of the test splits present.
 
@@ -123,7 +123,7 @@ def run_task(suite, task, data_dir, output_dir, options, log=print):
     read = {}
 
     def load(split, labelled=True):
-        read[split] = suite.read(task, paths[split], labelled=labelled, log=log)
+        read[split] = suite.read(task, paths[split], labelled=labelled, log=log, strict=strict)
         return read[split].examples
 
     train = load("train")
@@ -188,7 +188,7 @@ def _predictor(model_dir, batch_size, regression, label_names, clip):
     return predict
 
 
-def run_suite(suite, data_dir, output_dir, options, tasks=None, log=print):
+def run_suite(suite, data_dir, output_dir, options, tasks=None, log=print, strict=False):
     """Runs `tasks` of `suite` (default: every task whose training file is under `data_dir`),
     prints one table of dev figures and writes `output_dir/summary.json`.
 
@@ -201,6 +201,7 @@ def run_suite(suite, data_dir, output_dir, options, tasks=None, log=print):
         options: `tfbert.training.TrainingOptions`, the same for every task.
         tasks: list of task names, or None for all present.
         log: callable taking a str, for progress lines.
+        strict: bool, a data row the readers would skip is an error (`--strict`).
 
     Returns:
         the summary dict: `{"benchmark", "tasks": {task: run_task's dict}, "average",
@@ -227,7 +228,7 @@ def run_suite(suite, data_dir, output_dir, options, tasks=None, log=print):
     elif missing:
         log(f"{suite.name}: no data for {', '.join(missing)} under {data_dir}; running "
             f"{', '.join(present)}.")
-    results = {task: run_task(suite, task, data_dir, output_dir, options, log=log)
+    results = {task: run_task(suite, task, data_dir, output_dir, options, log=log, strict=strict)
                for task in (tasks or present)}
     average = float(np.mean([r["score"] for r in results.values()]))
     rows = [[task, " / ".join(r["metrics"]),
