@@ -49,6 +49,9 @@ def test_float32_matches_keras_and_saved_model(converted):
     served = tf.saved_model.load(version_dir).signatures["serving_default"](
         text=tf.constant(fx.TEXTS))
     np.testing.assert_allclose(out["probabilities"], served["probabilities"].numpy(), atol=1e-3)
+    # Both say which texts had more pieces than max_seq_length holds.
+    np.testing.assert_array_equal(out["truncated"], served["truncated"].numpy())
+    assert out["truncated"].tolist() == [False, False, False, False, False, True]
     # The export itself converts too (fast normalizer): the graph TF Serving runs, on device.
     path = tflite.convert_saved_model(version_dir, str(root / "from_export.tflite"))
     np.testing.assert_allclose(tflite.TFLiteModel(path).predict(fx.TEXTS)["probabilities"],
@@ -99,10 +102,19 @@ def test_ner_on_device_matches_the_saved_model(tmp_path):
     version_dir = saved_model.export_saved_model(run, str(tmp_path / "models"), "ner")
     served = {k: v.numpy() for k, v in tf.saved_model.load(version_dir).signatures[
         "serving_default"](text=tf.constant(fx.TEXTS)).items()}
-    np.testing.assert_array_equal(device["num_entities"], served["num_entities"])
-    assert served["num_entities"].sum() > 0  # the untrained model does tag something
-    np.testing.assert_array_equal(device["entity_type"], served["entity_type"])
+    # The device keeps one window and says so; the server tags the whole text through windows.
+    np.testing.assert_array_equal(device["truncated"], served["num_windows"] > 1)
+    assert device["truncated"].tolist() == [False, False, False, False, False, True]
+    assert device["num_windows"].tolist() == [1] * len(fx.TEXTS)
+    assert not served["truncated"].any()
+    whole = ~device["truncated"]  # texts one window holds: the same entities
+    np.testing.assert_array_equal(device["num_entities"][whole], served["num_entities"][whole])
+    assert served["num_entities"][whole].sum() > 0  # the untrained model does tag something
+    np.testing.assert_array_equal(device["entity_type"][whole],
+                                  served["entity_type"][whole, :fx.MAX_SEQ_LENGTH - 2])
     for row, text in enumerate(fx.TEXTS):
+        if not whole[row]:
+            continue
         encoded = text.encode("utf-8")
         for slot in range(int(served["num_entities"][row])):
             start = int(device["entity_start_byte"][row, slot])
@@ -117,15 +129,22 @@ def test_qa_on_device_matches_the_saved_model(tmp_path):
     run = fx.tiny_run(str(tmp_path / "squad"), "squad")
     path = tflite.convert_tflite(run, str(tmp_path / "squad.tflite"))
     assert op_audit.audit_tflite(path) == []
-    questions = ["where is the cat?", "what film?", "我喜欢", "who"]
+    questions = ["where is the cat?", "what film?", "我喜欢", "who", "what?"]
     contexts = ["the cat sat on the mat in New York", "a good film, really",
-                "今天天气很好, 北京人喜欢", ""]
+                "今天天气很好, 北京人喜欢", "", "the cat sat"]
     device = tflite.TFLiteModel(path).predict(question=questions, context=contexts)
     version_dir = saved_model.export_saved_model(run, str(tmp_path / "models"), "qa")
     served = {k: v.numpy() for k, v in tf.saved_model.load(version_dir).signatures[
         "serving_default"](question=tf.constant(questions), context=tf.constant(contexts)).items()}
-    np.testing.assert_allclose(device["score"], served["score"], atol=1e-4)
+    # One window on the device, and it says when the context did not fit; the server windows.
+    assert device["truncated"].tolist() == [True, False, True, False, False]
+    assert device["num_windows"].tolist() == [1] * 5 and not served["truncated"].any()
+    assert (served["num_windows"][device["truncated"]] > 1).all()
+    whole = ~device["truncated"]
+    np.testing.assert_allclose(device["score"][whole], served["score"][whole], atol=1e-4)
     for row, context in enumerate(contexts):
+        if not whole[row]:
+            continue
         start, end = int(device["start_byte"][row]), int(device["end_byte"][row])
         if served["start"][row] < 0:  # no context piece to answer from
             assert (start, end) == (-1, -1)
