@@ -227,6 +227,9 @@ def test_squad_worker_v2_writes_predictions(tmp_path):
     assert metrics["eval_total"] == len(dev) and metrics["eval_NoAns_total"] == 6
     for name in ("nbest_predictions.json", "null_odds.json", "model.keras", "metrics.json"):
         assert (tmp_path / "run" / name).is_file()
+    with open(tmp_path / "run" / "task.json") as f:  # the export windows the same way
+        info = json.load(f)
+    assert (info["doc_stride"], info["max_query_length"]) == (16, 10)
 
 
 def test_v1_training_rejects_unanswerable(tmp_path):

@@ -28,7 +28,7 @@ Signatures (every string input is tf.string [batch]; a rank-0 string is INVALID_
   int32 [batch] character offsets into `context` (-1 and "" when the context has no piece),
   `score` float32 [batch] (start + end logit of the best span), `num_windows` int32 [batch],
   `truncated` bool [batch] (always False). Windows as run_squad.py cuts them: the question
-  cut to `max_query_length` pieces (the run's, else 64, at most half of max_seq_length - 3),
+  cut to `max_query_length` pieces (the run's, else 64 but at most half of max_seq_length - 3),
   `[CLS] question [SEP] window [SEP]` with context windows `doc_stride` pieces apart (the run's
   `doc_stride` if task.json records it, else half the shortest window; `export.saved_model
   --doc_stride` overrides), flattened into the model batch. The best span over all windows

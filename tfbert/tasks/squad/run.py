@@ -104,5 +104,7 @@ def train_squad(options, train, eval_examples, version_2_with_negative=False, do
                 null_score_diff_threshold=null_score_diff_threshold)
             scores = squad_metrics.qa_scores(eval_examples, predictions, qa_metric)
             results.update({f"eval_{k}": v for k, v in scores.items()})
-    save_run(options.model_dir, model, vocab_file, "squad", options.max_seq_length)
+    # The windows of training, for the export's (`tfbert/tasks/squad/serving.py`).
+    save_run(options.model_dir, model, vocab_file, "squad", options.max_seq_length,
+             doc_stride=doc_stride, max_query_length=max_query_length)
     return finish_run(options.model_dir, timer, results)

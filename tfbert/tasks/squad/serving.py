@@ -38,9 +38,11 @@ class SquadSignatures(TaskSignatures):
 
     @property
     def max_query_length(self):
-        """Question pieces kept: the run's (else 64), at most half of what a window holds."""
-        return min(int(self.info.get("max_query_length") or MAX_QUERY_LENGTH),
-                   (self.seq_length - 3) // 2)
+        """Question pieces kept: the run's, else 64 but at most half of max_seq_length - 3."""
+        recorded = self.info.get("max_query_length")
+        if recorded:  # leaving at least one context piece per window
+            return min(int(recorded), self.seq_length - 4)
+        return min(MAX_QUERY_LENGTH, (self.seq_length - 3) // 2)
 
     def shortest_window(self):
         return self.seq_length - 3 - self.max_query_length
