@@ -89,7 +89,7 @@ def card_facts(source_dir, info, lower_case, normalizer):
             "metrics": _metrics(os.path.join(source_dir, "metrics.json")),
             "eval_metrics": _metrics(os.path.join(source_dir, "eval_metrics.json")),
             "lower_case": bool(lower_case), "normalizer": normalizer,
-            "max_seq_length": info.get("max_seq_length")}
+            "max_seq_length": info.get("max_seq_length"), "doc_stride": info.get("doc_stride")}
 
 
 _EXAMPLES = {"classification": ('predictor.predict(["质量很好", "太差了"])',
@@ -127,6 +127,10 @@ def render(facts, kind, path, model_name=None):
     task = facts["task"]
     inputs = ("`text`, `text_pair`" if facts["text_pair"] else _INPUTS[task])
     call, returns = _PAIR_EXAMPLE if facts["text_pair"] else _EXAMPLES[task]
+    if kind == "saved_model" and task in ("ner", "squad") and facts.get("doc_stride"):
+        longer = f"longer texts are read in windows {facts['doc_stride']} pieces apart"
+    else:
+        longer = "longer inputs are cut to the first window"
     case = ("lower-cased (and accents stripped) before word pieces" if facts["lower_case"]
             else "case kept (cased vocabulary)")
     lines = [f"# {model_name or os.path.basename(path)}: tfbert {task} model", "",
@@ -138,7 +142,7 @@ def render(facts, kind, path, model_name=None):
              f"| Fine-tuning run | {facts['source']} |",
              f"| Case handling | {case}; normalizer `{facts['normalizer']}` |",
              f"| Maximum length | {facts['max_seq_length']} word pieces, [CLS] and [SEP] "
-             "included; longer inputs are cut to the first window |",
+             f"included; {longer} |",
              f"| Exported | {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
              f"{kind.replace('_', ' ')} |", "", "## Metrics of the run", ""]
     for title, figures in (("metrics.json", facts["metrics"]),
@@ -197,9 +201,10 @@ def add_saved_model_card(staging_dir, final_dir, functions, source, model_name):
     """Records the card's facts in `staging_dir`'s `export_info.json` (under `model_card`) and
     writes `staging_dir/README.md` naming `final_dir`, where the version is published."""
     tokenizer = functions.tokenizer
-    facts = card_facts(source, functions.info, tokenizer.lower_case, tokenizer.normalizer)
     info_path = os.path.join(staging_dir, "assets.extra", "export_info.json")
     info = _read_json(info_path)
+    facts = card_facts(source, {**functions.info, **info}, tokenizer.lower_case,
+                       tokenizer.normalizer)
     with tf.io.gfile.GFile(info_path, "w") as f:
         json.dump({**info, "model_card": facts}, f, indent=2, ensure_ascii=False)
     return write_card(os.path.join(staging_dir, "README.md"), facts, "saved_model", final_dir,

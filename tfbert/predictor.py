@@ -12,10 +12,12 @@ export carries), runs batches and returns plain Python values:
   context (`-1`, `-1` and `""` when the context is empty); `score` is start + end logit;
 * embedding (SavedModel only) — `{"embedding": [float, ...]}`.
 
+Models whose signature reports `truncated` (pieces left out of what the model saw) add
+`"truncated": bool` to each result.
+
 The three backends run the same serving graph (`tfbert/tasks/<task>/serving.py`): a run
 directory traces it from `model.keras`, a SavedModel holds it, a `.tflite` holds its device
-variant (fast normalizer, UTF-8 byte spans turned back into character offsets here). Inputs
-longer than the model's `max_seq_length` word pieces are cut to its first window.
+variant (fast normalizer, UTF-8 byte spans turned back into character offsets here).
 """
 
 import json
@@ -30,14 +32,6 @@ from tfbert.errors import UsageError
 # What TF Serving's absl::SimpleAtoi accepts as a version directory name.
 VERSION_RE = re.compile(r"^\s*[+-]?\d+\s*$")
 PROGRESS_FROM = 1000  # inputs from which `predict` shows a progress bar by default
-
-
-def version_numbers(model_base):
-    """The integer version directory names under `model_base` (a TF Serving model base)."""
-    if not os.path.isdir(model_base):
-        return []
-    return sorted(int(name) for name in os.listdir(model_base)
-                  if VERSION_RE.match(name) and os.path.isdir(os.path.join(model_base, name)))
 
 
 def _inputs_of(task, text_pair):
@@ -111,12 +105,11 @@ def _resolve(path):
         return "saved_model", path
     if os.path.isfile(os.path.join(path, "task.json")):
         return "run", path
-    versions = version_numbers(path)
+    # A model base: the newest version that holds a SavedModel (one being copied may not yet).
+    versions = sorted((int(name), name) for name in os.listdir(path) if VERSION_RE.match(name)
+                      and os.path.isfile(os.path.join(path, name, "saved_model.pb")))
     if versions:
-        newest = os.path.join(path, next(n for n in os.listdir(path)
-                                         if VERSION_RE.match(n) and int(n) == versions[-1]))
-        if os.path.isfile(os.path.join(newest, "saved_model.pb")):
-            return "saved_model", newest
+        return "saved_model", os.path.join(path, versions[-1][1])
     raise UsageError(f"`path` ({path!r}) is neither a SavedModel (version directory or model "
                      "base with integer versions), a .tflite file nor a fine-tuning run "
                      "(model.keras, vocab.txt, task.json).")
@@ -135,17 +128,16 @@ class Predictor:
             `export.tflite`, or a fine-tuning run directory (`model.keras`, `vocab.txt`,
             `task.json`).
         batch_size: int, default 32. Texts per model call.
-        num_threads: int or None. TFLite interpreter threads (other backends: TensorFlow's).
+        num_threads: int or None. TFLite interpreter threads (the others use TensorFlow's).
 
     Attributes: `backend` ("saved_model", "tflite" or "run"), `path` (the resolved path),
     `task`, `labels` (list or None), `input_names` (the serving inputs, in order).
 
     Example:
     >>> predictor = Predictor("runs/sentiment")  # or /srv/models/sentiment, sentiment.tflite
-    >>> predictor.predict(["质量很好"])
-    [{'label': 'pos', 'probabilities': {'neg': 0.03, 'pos': 0.97}}]
+    >>> predictor.predict(["质量很好"])  # [{'label': 'pos', 'probabilities': {'neg': ..}}]
     >>> Predictor("runs/squad").predict(["Where does John live?"], ["John lives in Paris."])
-    [{'text': 'Paris', 'start': 14, 'end': 19, 'score': 9.1}]
+    ... # [{'text': 'Paris', 'start': 14, 'end': 19, 'score': ..}]
     """
 
     def __init__(self, path, batch_size=32, num_threads=None):
@@ -210,13 +202,20 @@ class Predictor:
         return results[0] if single else results
 
     def _decode(self, out, batch):
+        results = self._decode_task(out, batch)
+        if "truncated" in out:
+            for result, truncated in zip(results, out["truncated"]):
+                result["truncated"] = bool(truncated)
+        return results
+
+    def _decode_task(self, out, batch):
         n = len(batch[0])
         if self.task == "classification":
             labels = self.labels or [str(i) for i in range(out["probabilities"].shape[1])]
             return [{"label": out["label"][i].decode("utf-8"),
                      "probabilities": dict(zip(labels, out["probabilities"][i].tolist()))}
                     for i in range(n)]
-        if self.task in ("regression",):
+        if self.task == "regression":
             return [{"score": float(s)} for s in out["score"]]
         if self.task == "embedding":
             return [{"embedding": e.tolist()} for e in out["embedding"]]
