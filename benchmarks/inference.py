@@ -143,13 +143,15 @@ def run_inference(preset, systems, examples, batch_size, max_seq_length, rounds,
         print(f"== building {system}", flush=True)
         try:
             built = builders[system]()
+            for name, f in built.items():
+                if len(f(texts[:2])) != len(texts[:2]):  # one label per text
+                    raise ValueError(f"{system} {name}: wrong number of labels")
         except Exception as error:  # noqa: BLE001  (a peer's failure is a row)
             if system == "tfbert":
                 raise
             problems.append(endtoend.failed_row(system, "all", error))
             continue
-        for name, f in built.items():
-            candidates[(system, name)] = f
+        candidates.update({(system, name): f for name, f in built.items()})
     print(f"== timing {len(candidates)} candidates on {len(texts)} reviews", flush=True)
     times = time_candidates(candidates, texts, batch_size, rounds)
     rows = []

@@ -89,7 +89,7 @@ def test_finetune_worker_reports_rows_ratios_and_missing_peers(monkeypatch, tmp_
     monkeypatch.setattr(finetune, "tfbert_epoch", fake_tfbert)
     monkeypatch.setattr(finetune, "keras_hub_epoch", fake_keras_hub)
     report = finetune.run_finetune("tiny", ("tfbert", "keras_hub", "hf"), 40, 8, 32,
-                                   str(tmp_path), vocab_size=200, rounds=2)
+                                   str(tmp_path), rounds=2)
     assert calls == [("tfbert", 40), ("keras_hub", 40)] * 2
     endtoend.write_json(str(tmp_path / "f.json"), report)
     written = json.loads((tmp_path / "f.json").read_text())
@@ -130,7 +130,7 @@ def test_inference_worker_reports_throughput_latency_and_missing_peers(monkeypat
 @pytest.mark.slow
 def test_finetune_worker_trains_tfbert_for_real(tmp_path, no_hf):
     report = finetune.run_finetune("tiny", ("tfbert", "hf"), 32, 16, 32, str(tmp_path),
-                                   bucket_width=16, jit_compile=False, vocab_size=200)
+                                   bucket_width=16, jit_compile=False)
     assert [r["status"] for r in report["rows"]] == ["ok"] + 2 * [
         "not installed: no_such_module_xyz"]
     assert report["rows"][0]["examples"] == 32 and report["ratio_vs_hf"] is None
