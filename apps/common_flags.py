@@ -6,6 +6,7 @@ import sys
 import tensorflow as tf
 from absl import flags
 
+from tfbert.data import files
 from tfbert.errors import UsageError, writing
 from tfbert.training import run_dir
 from tfbert.training.distribution import STRATEGIES
@@ -80,7 +81,7 @@ def save_flagfile(model_dir):
             lines += [flag.serialize() for flag in module_flags if flag.value is not None]
     tf.io.gfile.makedirs(model_dir)
     path = os.path.join(model_dir, "flags.txt")
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.overwrite(path) as f:
         f.write("\n".join(sorted(lines)) + "\n")
     return path
 

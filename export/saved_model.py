@@ -267,7 +267,7 @@ def _publish(functions, source, export_base, model_name, final_dir):
             model_card.add_saved_model_card(staging, final_dir, functions, source, model_name)
             diff = self_test(staging, functions)
             write_warmup_requests(staging, model_name, functions)
-            tf.io.gfile.rename(staging, final_dir)
+            _move_tree(staging, final_dir)
         finally:
             _remove_tree(staging)
         config_path = write_models_config(export_base, model_name)
@@ -277,9 +277,28 @@ def _publish(functions, source, export_base, model_name, final_dir):
     return final_dir
 
 
+def _move_tree(source, target):
+    """Publishes `source` as `target`: one rename on a local disk; on object stores
+    (`gs://`, `ram://`), which cannot rename folders, file by file with `saved_model.pb`
+    last, so a server polling the folder never loads a half-copied version."""
+    if "://" not in source:
+        tf.io.gfile.rename(source, target)
+        return
+    # ram:// lists by prefix ("assets/.extra" beside "assets.extra/"): keep what exists.
+    paths = [os.path.join(folder, name) for folder, _, names in tf.io.gfile.walk(source)
+             for name in names if tf.io.gfile.exists(os.path.join(folder, name))]
+    for path in sorted(paths, key=lambda p: os.path.basename(p) == "saved_model.pb"):
+        destination = os.path.join(target, os.path.relpath(path, source))
+        tf.io.gfile.makedirs(os.path.dirname(destination))
+        tf.io.gfile.copy(path, destination)
+    _remove_tree(source)
+
+
 def _remove_tree(path):
-    if tf.io.gfile.exists(path):
+    try:
         tf.io.gfile.rmtree(path)
+    except tf.errors.NotFoundError:  # nothing there (ram:// can report a stale folder)
+        pass
 
 
 def _check_flags(task, model_dir, checkpoint, max_seq_length):

@@ -15,6 +15,14 @@ import tensorflow as tf
 from tfbert.errors import UsageError
 
 
+def overwrite(path):
+    """`tf.io.gfile.GFile(path, "w")` that replaces an existing file on every file system:
+    TensorFlow's in-memory `ram://` appends to an existing file instead."""
+    if path.startswith("ram://") and tf.io.gfile.exists(path):
+        tf.io.gfile.remove(path)
+    return tf.io.gfile.GFile(path, "w")
+
+
 def check_file(path, flag=None):
     """`UsageError` unless `path` is an existing file (naming `flag`, e.g. "--train_file")."""
     name = f"{flag}={os.fspath(path)}" if flag else os.fspath(path)

@@ -89,6 +89,9 @@ def write_vocab_info(vocab_file, lower_case, normalizer, max_chars_per_word=100)
         raise UsageError(f"`normalizer` ({normalizer!r}) must be one of {NORMALIZERS}.")
     info = {"lower_case": bool(lower_case), "normalizer": normalizer,
             "max_chars_per_word": int(max_chars_per_word)}
-    with tf.io.gfile.GFile(info_path(vocab_file), "w") as f:
+    path = info_path(vocab_file)
+    if path.startswith("ram://") and tf.io.gfile.exists(path):  # ram:// appends on "w"
+        tf.io.gfile.remove(path)
+    with tf.io.gfile.GFile(path, "w") as f:
         f.write(json.dumps(info, indent=2) + "\n")
     return info

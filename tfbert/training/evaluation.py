@@ -13,6 +13,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from tfbert.data import files
+
 HISTORY_FILE = "eval_history.jsonl"
 BEST_WEIGHTS_FILE = "best.weights.h5"
 
@@ -105,7 +107,7 @@ class PeriodicEvaluation(keras.callbacks.Callback):
             # one short line per loop.
             path = os.path.join(self.model_dir, HISTORY_FILE)
             old = tf.io.gfile.GFile(path).read() if tf.io.gfile.exists(path) else ""
-            with tf.io.gfile.GFile(path, "w") as f:
+            with files.overwrite(path) as f:
                 f.write(old + json.dumps(record) + "\n")
         if improved and self.keep_best:
             # Every worker saves (the weights are the same): non-chief copies go to a

@@ -3,8 +3,7 @@
 import json
 import os
 
-import tensorflow as tf
-
+from tfbert.data import files
 from tfbert.training.curves import plot_learning_curve
 from tfbert.training.evaluation import read_history
 
@@ -14,7 +13,7 @@ LEARNING_CURVE_FILE = "learning_curve.png"
 def write_metrics(model_dir, metrics, name="metrics.json"):
     """Writes `metrics` as JSON to `model_dir/name` and returns the path."""
     path = os.path.join(model_dir, name)
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.overwrite(path) as f:
         json.dump(metrics, f, indent=2, sort_keys=True, ensure_ascii=False)
         f.write("\n")
     return path

@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 import tfbert.models  # noqa: F401  (registers the task models for loading)
+from tfbert.data import files
 from tfbert.errors import UsageError
 from tfbert.tokenization import vocab as vocab_lib
 
@@ -35,7 +36,7 @@ def save_run(model_dir, model, vocab_file, task, max_seq_length, labels=None,
     model.save(model_path)
     vocab_path = vocab_lib.copy_vocab(vocab_file, model_dir, lower_case, normalizer)
     task_path = os.path.join(model_dir, "task.json")
-    with tf.io.gfile.GFile(task_path, "w") as f:
+    with files.overwrite(task_path) as f:
         json.dump({"task": task, "labels": labels, "max_seq_length": max_seq_length,
                    "text_pair": text_pair, **task_fields}, f, indent=2, ensure_ascii=False)
     return model_path, vocab_path, task_path
@@ -133,6 +134,6 @@ def record_run(model_dir, settings):
     """Writes `settings` to `model_dir/run.json` (what `check_resume` compares against)."""
     tf.io.gfile.makedirs(model_dir)
     path = os.path.join(model_dir, RUN_FILE)
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.overwrite(path) as f:
         f.write(json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
     return path
