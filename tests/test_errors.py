@@ -324,3 +324,53 @@ def test_sigterm_saves_at_the_next_step_and_the_same_command_resumes(world, tmp_
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train_steps"] == 600
     assert [r["step"] for r in metrics["eval_history"]] == [300, 600]
+
+
+def test_resume_check_names_what_differs_and_allows_the_rest(tmp_path):
+    from tfbert.errors import UsageError
+    from tfbert.training import run_dir
+    from tfbert.training.options import TrainingOptions
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(SPECIAL + CHARS) + "\n", encoding="utf-8")
+    model_dir = str(tmp_path / "run")
+    options = TrainingOptions(model_dir=model_dir, config="tiny", train_steps=100)
+    settings = run_dir.run_settings(options, "classification", str(vocab), ["neg", "pos"])
+    run_dir.record_run(model_dir, settings)
+    run_dir.check_resume(model_dir, {**settings, "config": "mini"})  # nothing trained yet
+    os.makedirs(os.path.join(model_dir, "backup"))
+    open(os.path.join(model_dir, "backup", "training_metadata.json"), "w").write('{"epoch": 1}')
+    longer = TrainingOptions(model_dir=model_dir, config="tiny", train_steps=500,
+                             learning_rate=1e-3, batch_size=8, seed=3)
+    copy = tmp_path / "elsewhere" / "vocab.txt"
+    copy.parent.mkdir()
+    copy.write_bytes(vocab.read_bytes())  # the same vocabulary in another place
+    run_dir.check_resume(model_dir, run_dir.run_settings(longer, "classification", str(copy),
+                                                         ["neg", "pos"]))
+    other = TrainingOptions(model_dir=model_dir, config="mini", max_seq_length=64)
+    with pytest.raises(UsageError) as error:
+        run_dir.check_resume(model_dir, run_dir.run_settings(other, "ner", str(vocab), ["O"]))
+    message = str(error.value)
+    for part in ("task: run has classification, got ner", "labels: run has ['neg', 'pos'], "
+                 "got ['O']", "--config: run has tiny, got mini",
+                 "--max_seq_length: run has 128, got 64", f"--flagfile={model_dir}/flags.txt"):
+        assert part in message, message
+
+
+@pytest.mark.slow
+def test_failed_export_write_keeps_the_published_version(tmp_path, monkeypatch):
+    import export.saved_model as saved_model
+    from tests.export_fixtures import tiny_run
+    from tfbert.errors import UsageError
+    run = tiny_run(str(tmp_path / "run"))
+    base = tmp_path / "exports"
+    first = saved_model.export_saved_model(run, str(base), "m")
+    before = tree_hash(base)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(saved_model, "write_warmup_requests", disk_full)
+    with pytest.raises(UsageError, match=f"cannot write --export_base={base}: no space left"):
+        saved_model.export_saved_model(run, str(base), "m")
+    assert tree_hash(base) == before and os.listdir(base / "m") == ["1"]
+    assert first.endswith("/m/1")
