@@ -140,6 +140,7 @@ def test_cut_windows_match_run_squad_doc_spans_and_max_context():
                     assert got.is_max.numpy()[r, j] == (_max_context(spans, start[r] + j) == i)
 
 
+@pytest.mark.slow
 def test_ner_entity_at_5000_of_6000_characters_through_the_server(exported, stub):
     text, at = long_text()
     assert len(text) == 6000 and 4950 <= at <= 5000 and text[at:at + 2] == "北京"
@@ -167,6 +168,7 @@ def test_ner_entity_at_5000_of_6000_characters_through_the_server(exported, stub
           f"{short_ms:.0f} ms for a {len(SHORT_TEXT)}-character text")
 
 
+@pytest.mark.slow
 def test_qa_answer_at_5000_of_6000_characters_through_the_server(exported, stub):
     text, at = long_text()
     short = grpc_predict(stub, "qa_free", {"question": ["where?"], "context": [SHORT_TEXT]})
@@ -212,6 +214,7 @@ def _reference_ner(model, tokenizer, text, seq, stride, labels):
             for e in tagged_entities(text, words, word_tags)]
 
 
+@pytest.mark.slow
 def test_ner_windows_match_a_python_reference(exported, stub):
     """Untrained max_seq_length-13 model: every tag depends on its window; merged as BERT."""
     from tfbert.tokenization import BertTokenizer
@@ -234,6 +237,7 @@ def test_ner_windows_match_a_python_reference(exported, stub):
     assert out["entity_start"].shape[1] == max(fx.MAX_SEQ_LENGTH - 2, max(out["num_entities"]))
 
 
+@pytest.mark.slow
 def test_qa_windows_match_run_squad_rules(exported, stub):
     """Untrained model: the best span over all windows, start in its max-context window."""
     from tfbert.data.squad import SquadExample
@@ -275,6 +279,7 @@ def test_qa_windows_match_run_squad_rules(exported, stub):
     assert out["num_windows"].max() > 5
 
 
+@pytest.mark.slow
 def test_doc_stride_flag_is_recorded_and_checked(exported, tmp_path):
     base, runs = str(tmp_path / "models"), exported[1]
     version_dir = saved_model.export_saved_model(runs["ner_tiny"], base, "n", doc_stride=2)
@@ -292,6 +297,7 @@ def test_doc_stride_flag_is_recorded_and_checked(exported, tmp_path):
         saved_model.export_saved_model(classifier, base, "c", doc_stride=3)
 
 
+@pytest.mark.slow
 def test_classification_says_when_it_truncated(tmp_path):
     """`truncated` per example (the export's graph is this function, traced: test_export)."""
     load_serving_functions = saved_model.load_serving_functions
