@@ -37,8 +37,10 @@ have no kernels, hence byte spans (`text.encode()[start:end].decode()` is the en
 
 QA (from a fine-tuning run): `question`, `context` -> `score` float32 [batch] and
 `start_byte` / `end_byte` int32 [batch] (UTF-8 byte span of the answer in the context, -1 when
-the window holds no context piece), from the same device offsets. An exported NER or QA
-SavedModel (character offsets, answer strings) is refused: convert the run.
+the window holds no context piece), from the same device offsets. On device NER and QA read
+one window: both also return `num_windows` (1) and `truncated` bool [batch] (the text did not
+fit; the SavedModel reads it all in overlapping windows). An exported NER or QA SavedModel
+(character offsets, answer strings) is refused: convert the run.
 
 Beside `NAME.tflite` the conversion writes the model card `NAME.README.md`
 (`export/model_card.py`), and embeds the export's facts (task, labels, max_seq_length, case) in
