@@ -92,10 +92,22 @@ def _cjk_font():
     return next((name for name in _CJK_FONTS if name in available), None)
 
 
+def _has_cjk(tokens):
+    return any("\u3000" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+               for token in tokens for char in token)
+
+
 def draw(tokens, weights, title, output):
-    """Writes the [tokens, tokens] `weights` as a heat map PNG to `output`."""
+    """Writes the [tokens, tokens] `weights` as a heat map PNG to `output`.
+
+    Without a font that draws CJK characters, Chinese tokens would be boxes: the ticks are
+    then `position:U+code` so each row stays identifiable (the program prints the tokens).
+    """
     font = _cjk_font()
     style = {"font.family": [font, "DejaVu Sans"]} if font else {}
+    if not font and _has_cjk(tokens):
+        tokens = [f"{i}:" + "".join(c if c.isascii() else f"U+{ord(c):04X}" for c in token)
+                  for i, token in enumerate(tokens)]
     size = max(4.0, 0.35 * len(tokens) + 2.0)
     with plt.rc_context(style), warnings.catch_warnings():
         # Without a CJK font, missing glyphs are drawn as boxes; the warning adds nothing.
@@ -157,6 +169,10 @@ def main(argv):
     print(f"wrote {result['output']}: layer {result['layer']} of {result['num_layers']}, "
           f"{which} (of {result['num_heads']}), {len(result['tokens'])} tokens, "
           f"{time.time() - start:.1f}s")
+    if not _cjk_font() and _has_cjk(result["tokens"]):
+        print("No CJK font found (e.g. Debian's fonts-noto-cjk): the ticks are position:code "
+              "points; the tokens are " + " ".join(
+                  f"{i}:{token}" for i, token in enumerate(result["tokens"])))
 
 
 if __name__ == "__main__":
