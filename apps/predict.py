@@ -26,9 +26,11 @@ import sys
 import time
 
 import keras
+import tensorflow as tf
 from absl import flags
 
 from tfbert.errors import UsageError, run_program, writing
+from tfbert.predictor import Predictor
 
 FORMATS = (".txt", ".tsv", ".jsonl")
 
@@ -96,9 +98,11 @@ def read_rows(lines, fmt, names):
 
 
 def predict_lines(predictor, lines, fmt, write, chunk_size=1024, max_warnings=20,
-                  total_bytes=None, warn=None):
+                  total_bytes=None, warn=None, source_name=None):
     """Predicts the rows of `lines` (an iterable of byte lines) `chunk_size` at a time and
-    calls `write(str)` with one JSON line per predicted row; returns `(predicted, skipped)`."""
+    calls `write(str)` with one JSON line per predicted row; returns `(predicted, skipped)`.
+
+    A bad row is reported as `SOURCE:LINE: problem` (`source_name`, else the format)."""
     warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
     names = predictor.input_names
     # Progress over the input's bytes: no need to count its lines first.
@@ -113,7 +117,7 @@ def predict_lines(predictor, lines, fmt, write, chunk_size=1024, max_warnings=20
                 continue
             skipped += 1
             if skipped <= max_warnings:
-                warn(f"WARNING: {fmt} line {number}: {problem}; skipped")
+                warn(f"WARNING: {source_name or fmt}:{number}: {problem}; skipped")
         if good:
             columns = list(zip(*(texts for _, texts in good)))
             results = predictor.predict(*columns, progress=False)
@@ -137,19 +141,19 @@ def predict_file(model, input_path, output_path, batch_size=32, chunk_size=1024,
     if fmt not in FORMATS:
         raise UsageError(f"--input={input_path}: unknown extension {fmt or '(none)'!r}; give a "
                          f"{', '.join(FORMATS)} file.")
-    if not os.path.isfile(input_path):
-        raise UsageError(f"--input={input_path}: not found.")
+    if not tf.io.gfile.exists(input_path) or tf.io.gfile.isdir(input_path):
+        raise UsageError(f"--input={input_path}: not found (no such file).")
     if isinstance(model, str):
-        from tfbert import Predictor
         model = Predictor(model, batch_size=batch_size)
     if fmt == ".txt" and len(model.input_names) > 1:
         raise UsageError(f"--input={input_path}: a .txt holds one text a line, the model takes "
                          f"{model.input_names}: give a .tsv or .jsonl file.")
     start = time.time()
-    with open(input_path, "rb") as source, writing(f"--output={output_path}"), \
-            open(output_path, "w", encoding="utf-8") as sink:
-        predicted, skipped = predict_lines(model, source, fmt, sink.write, chunk_size,
-                                           max_warnings, os.path.getsize(input_path) or None)
+    with tf.io.gfile.GFile(input_path, "rb") as source, writing(f"--output={output_path}"), \
+            tf.io.gfile.GFile(output_path, "w") as sink:
+        predicted, skipped = predict_lines(
+            model, source, fmt, sink.write, chunk_size, max_warnings,
+            tf.io.gfile.stat(input_path).length or None, source_name=input_path)
     seconds = time.time() - start
     summary = {"predicted": predicted, "skipped": skipped, "seconds": round(seconds, 2),
                "rows_per_second": round(predicted / max(seconds, 1e-9), 1)}

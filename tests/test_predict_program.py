@@ -50,8 +50,8 @@ def test_txt_with_a_real_model_matches_the_predictor(runs, tmp_path, capsys):
         assert row["label"] == want["label"]
         assert row["probabilities"] == pytest.approx(want["probabilities"], abs=1e-6)
     captured = capsys.readouterr()
-    assert ".txt line 2: empty text; skipped" in captured.err
-    assert ".txt line 4: empty text; skipped" in captured.err
+    assert ".txt:2: empty text; skipped" in captured.err
+    assert ".txt:4: empty text; skipped" in captured.err
     assert "Predicted 3 rows, skipped 2, in " in captured.out and "rows/s" in captured.out
 
 
@@ -66,8 +66,8 @@ def test_tsv_and_jsonl_questions_with_bad_rows(runs, tmp_path, capsys):
     assert {"end", "line", "score", "start", "text"} <= set(rows[0])
     assert "John Smith lives in New York."[rows[0]["start"]:rows[0]["end"]] == rows[0]["text"]
     err = capsys.readouterr().err
-    assert ".tsv line 3: expected 2 tab-separated column(s) (question<TAB>context), got 1" in err
-    assert ".tsv line 4: empty context" in err
+    assert ".tsv:3: expected 2 tab-separated column(s) (question<TAB>context), got 1" in err
+    assert ".tsv:4: empty context" in err
 
     jsonl = tmp_path / "qa.jsonl"
     lines = [json.dumps({"question": "where?", "context": "in New York"}), "{not json",
@@ -79,9 +79,9 @@ def test_tsv_and_jsonl_questions_with_bad_rows(runs, tmp_path, capsys):
     assert (summary["predicted"], summary["skipped"]) == (2, 6)
     assert [r["line"] for r in _read_jsonl(tmp_path / "jsonl.jsonl")] == [1, 7]
     err = capsys.readouterr().err
-    for message in ("line 2: invalid JSON", "line 3: missing field 'context'",
-                    "line 4: expected a JSON object", "line 5: fields ['question', 'context'] "
-                    "must be strings", "line 6: empty line", "line 8: not UTF-8"):
+    for message in (":2: invalid JSON", ":3: missing field 'context'",
+                    ":4: expected a JSON object", ":5: fields ['question', 'context'] "
+                    "must be strings", ":6: empty line", ":8: not UTF-8"):
         assert message in err, message
 
 
@@ -158,7 +158,7 @@ def test_program_runs_and_reports_usage_errors_in_one_line(runs, tmp_path):
                           env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Predicted 2 rows, skipped 1" in done.stdout
-    assert ".txt line 2: empty text; skipped" in done.stderr
+    assert ".txt:2: empty text; skipped" in done.stderr
     assert [r["line"] for r in _read_jsonl(tmp_path / "out.jsonl")] == [1, 3]
     command[-2] = f"--output={tmp_path / 'out.json'}"
     failed = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=main,
