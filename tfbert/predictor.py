@@ -43,10 +43,10 @@ def _inputs_of(task, text_pair):
 class _SavedModel:
     def __init__(self, version_dir):
         info_path = os.path.join(version_dir, "assets.extra", "export_info.json")
-        if not os.path.isfile(info_path):
+        if not tf.io.gfile.exists(info_path):
             raise UsageError(f"{version_dir}: no assets.extra/export_info.json; expected a "
                              "version directory written by export.saved_model.")
-        with open(info_path, encoding="utf-8") as f:
+        with tf.io.gfile.GFile(info_path) as f:
             self.info = json.load(f)
         self.info.setdefault("text_pair", False)
         self._loaded = tf.saved_model.load(version_dir)
@@ -94,20 +94,22 @@ class _TFLite:
 
 def _resolve(path):
     """`(kind, path)`: kind "tflite", "saved_model" or "run"; a model base -> newest version."""
-    if os.path.isfile(path):
+    exists = tf.io.gfile.exists
+    if exists(path) and not tf.io.gfile.isdir(path):
         if path.endswith(".tflite"):
             return "tflite", path
         raise UsageError(f"`path` ({path!r}) is a file but not a .tflite; give a .tflite, a "
                          "SavedModel version directory or a fine-tuning run directory.")
-    if not os.path.isdir(path):
+    if not exists(path):
         raise UsageError(f"`path` ({path!r}) not found.")
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+    if exists(os.path.join(path, "saved_model.pb")):
         return "saved_model", path
-    if os.path.isfile(os.path.join(path, "task.json")):
+    if exists(os.path.join(path, "task.json")):
         return "run", path
     # A model base: the newest version that holds a SavedModel (one being copied may not yet).
-    versions = sorted((int(name), name) for name in os.listdir(path) if VERSION_RE.match(name)
-                      and os.path.isfile(os.path.join(path, name, "saved_model.pb")))
+    names = [name.rstrip("/") for name in tf.io.gfile.listdir(path)]
+    versions = sorted((int(name), name) for name in names if VERSION_RE.match(name)
+                      and exists(os.path.join(path, name, "saved_model.pb")))
     if versions:
         return "saved_model", os.path.join(path, versions[-1][1])
     raise UsageError(f"`path` ({path!r}) is neither a SavedModel (version directory or model "
