@@ -17,29 +17,34 @@ import time
 
 from absl import app, flags
 
+from tfbert.errors import run_program
 from tfbert.tasks.bertscore import bert_score, load_embedder, read_pairs
 
-_CHECKPOINT = flags.DEFINE_string(
-    "checkpoint", None,
-    "Directory of the encoder: google-research/bert, Hugging Face or the project's own format, "
-    "with vocab.txt (and, for Hugging Face, tokenizer_config.json for lower-casing and the "
-    "maximum length).")
-_NUM_LAYERS = flags.DEFINE_integer(
-    "num_layers", None,
-    "Use the token states output by this layer: 1 is the first transformer block, the "
-    "encoder's layer count the last, 0 the embeddings.", lower_bound=0)
-_IDF = flags.DEFINE_boolean(
-    "idf", False, "Weight tokens by their inverse document frequency over the references.")
-_BASELINE_FILE = flags.DEFINE_string(
-    "baseline_file", None,
-    "A bert-score baseline file (comma-separated, header LAYER,P,R,F): rescale each score "
-    "as (x - b) / (1 - b) with the row of --num_layers.")
-_BATCH_SIZE = flags.DEFINE_integer(
-    "batch_size", 64, "Texts per forward pass of the encoder.", lower_bound=1)
-_CANDIDATES = flags.DEFINE_string("candidates", None, "Candidate texts, one per line (UTF-8).")
-_REFERENCES = flags.DEFINE_string(
-    "references", None, "Reference texts, one per line, as many lines as --candidates.")
-_OUTPUT = flags.DEFINE_string("output", None, "JSON file to write the scores to.")
+
+def define_flags():
+    """The program's flags (defined under __main__, so tests can import several
+    programs whose flags share names)."""
+    flags.DEFINE_string(
+        "checkpoint", None,
+        "Directory of the encoder: google-research/bert, Hugging Face or the project's own "
+        "format, with vocab.txt (and, for Hugging Face, tokenizer_config.json for "
+        "lower-casing and the maximum length).")
+    flags.DEFINE_integer(
+        "num_layers", None,
+        "Use the token states output by this layer: 1 is the first transformer block, the "
+        "encoder's layer count the last, 0 the embeddings.", lower_bound=0)
+    flags.DEFINE_boolean(
+        "idf", False, "Weight tokens by their inverse document frequency over the references.")
+    flags.DEFINE_string(
+        "baseline_file", None,
+        "A bert-score baseline file (comma-separated, header LAYER,P,R,F): rescale each score "
+        "as (x - b) / (1 - b) with the row of --num_layers.")
+    flags.DEFINE_integer(
+        "batch_size", 64, "Texts per forward pass of the encoder.", lower_bound=1)
+    flags.DEFINE_string("candidates", None, "Candidate texts, one per line (UTF-8).")
+    flags.DEFINE_string(
+        "references", None, "Reference texts, one per line, as many lines as --candidates.")
+    flags.DEFINE_string("output", None, "JSON file to write the scores to.")
 
 
 def _mean(values):
@@ -81,15 +86,18 @@ def score_files(checkpoint, num_layers, candidates_file, references_file, output
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    values = flags.FLAGS
     summary = score_files(
-        _CHECKPOINT.value, _NUM_LAYERS.value, _CANDIDATES.value, _REFERENCES.value,
-        _OUTPUT.value, idf=_IDF.value, baseline_file=_BASELINE_FILE.value,
-        batch_size=_BATCH_SIZE.value)
+        values.checkpoint, values.num_layers, values.candidates, values.references,
+        values.output, idf=values.idf, baseline_file=values.baseline_file,
+        batch_size=values.batch_size)
     print(f"wrote {summary['output']}: {summary['pairs']} pairs, mean precision "
           f"{summary['precision']:.4f}, recall {summary['recall']:.4f}, "
           f"F1 {summary['f1']:.4f} ({summary['seconds']} s)")
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required([_CHECKPOINT, _NUM_LAYERS, _CANDIDATES, _REFERENCES, _OUTPUT])
-    app.run(main)
+    define_flags()
+    flags.mark_flags_as_required(["checkpoint", "num_layers", "candidates", "references",
+                                  "output"])
+    run_program(main)

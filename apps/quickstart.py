@@ -21,12 +21,13 @@ import os
 import random
 import time
 
-from absl import app, flags
+from absl import flags
 
 from export.saved_model import export_saved_model
 from export.tflite import convert_saved_model, convert_tflite
 from tfbert.data.peoples_daily import NER_LABELS, load_corpus_documents, load_ner_split
 from tfbert.data.sentiment import SENTIMENT_LABELS, load_sentiment_split, review_documents
+from tfbert.errors import run_program
 from tfbert.tasks.classification.run import train_classifier
 from tfbert.tasks.ner.run import train_ner
 from tfbert.tasks.pretraining.run import pretrain, text_pairs
@@ -167,4 +168,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_program(main)

@@ -21,19 +21,23 @@ from tfbert.errors import run_program
 from tfbert.tasks.classification.metrics import pearson, spearman
 from tfbert.tasks.embedding.similarity import cosine_similarities, text_embedder
 
-_MODEL = flags.DEFINE_string(
-    "model", None, "An export.saved_model --task=embedding version directory, or a checkpoint "
-    "directory (Hugging Face, original BERT or the project's format, with vocab.txt).")
-_PAIRS = flags.DEFINE_string(
-    "pairs", None, "TSV file of scored pairs with a header naming sentence1, sentence2 and "
-    "score (the GLUE STS-B layout).")
-_MAX_SEQ_LENGTH = flags.DEFINE_integer(
-    "max_seq_length", None, "For a checkpoint --model: word pieces per text. Default: its "
-    "sentence_bert_config.json, else 128.", lower_bound=2)
-_BATCH_SIZE = flags.DEFINE_integer(
-    "batch_size", 64, "Texts embedded per call.", lower_bound=1)
-_OUTPUT_JSON = flags.DEFINE_string(
-    "output_json", None, "Optional file for the figures and each pair's cosine as JSON.")
+
+def define_flags():
+    """The program's flags (defined under __main__, so tests can import several
+    programs whose flags share names)."""
+    flags.DEFINE_string(
+        "model", None, "An export.saved_model --task=embedding version directory, or a checkpoint "
+        "directory (Hugging Face, original BERT or the project's format, with vocab.txt).")
+    flags.DEFINE_string(
+        "pairs", None, "TSV file of scored pairs with a header naming sentence1, sentence2 and "
+        "score (the GLUE STS-B layout).")
+    flags.DEFINE_integer(
+        "max_seq_length", None, "For a checkpoint --model: word pieces per text. Default: its "
+        "sentence_bert_config.json, else 128.", lower_bound=2)
+    flags.DEFINE_integer(
+        "batch_size", 64, "Texts embedded per call.", lower_bound=1)
+    flags.DEFINE_string(
+        "output_json", None, "Optional file for the figures and each pair's cosine as JSON.")
 
 
 def score_similarity(model, pairs_file, max_seq_length=None, batch_size=64, output_json=None):
@@ -65,12 +69,13 @@ def score_similarity(model, pairs_file, max_seq_length=None, batch_size=64, outp
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    result = score_similarity(_MODEL.value, _PAIRS.value, _MAX_SEQ_LENGTH.value,
-                              _BATCH_SIZE.value, _OUTPUT_JSON.value)
+    result = score_similarity(flags.FLAGS.model, flags.FLAGS.pairs, flags.FLAGS.max_seq_length,
+                              flags.FLAGS.batch_size, flags.FLAGS.output_json)
     print(f"{result['pairs']} pairs embedded in {result['seconds']:.1f} s: "
           f"Spearman {result['spearman']:.4f}, Pearson {result['pearson']:.4f}")
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["model", "pairs"])
     run_program(main)

@@ -14,13 +14,14 @@ import json
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from apps.quickstart import run_quickstart, settings_from_flags
 from benchmarks.baselines import ner_baseline, sentiment_baseline
 from benchmarks.timing import print_table
 from tfbert.data.peoples_daily import load_ner_split
 from tfbert.data.sentiment import load_sentiment_split
+from tfbert.errors import run_program
 
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds, one quickstart pair each "
                            "(overrides --seed).")
@@ -93,4 +94,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_program(main)

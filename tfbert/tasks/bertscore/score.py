@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.checkpoints import load_encoder
+from tfbert.errors import UsageError
 from tfbert.tokenization import BertTokenizer
 
 BASELINE_COLUMNS = ["LAYER", "P", "R", "F"]
@@ -66,14 +67,14 @@ class LayerEmbedder:
 
     def __init__(self, encoder, tokenizer, num_layers, max_length=None, batch_size=64):
         if not 0 <= num_layers <= encoder.num_layers:
-            raise ValueError(f"`num_layers` ({num_layers}) must be between 0 and "
+            raise UsageError(f"`num_layers` ({num_layers}) must be between 0 and "
                              f"{encoder.num_layers}, the layers of the encoder.")
         max_length = encoder.max_sequence_length if max_length is None else max_length
         if not 2 <= max_length <= encoder.max_sequence_length:
-            raise ValueError(f"`max_length` ({max_length}) must be between 2 and the encoder's "
+            raise UsageError(f"`max_length` ({max_length}) must be between 2 and the encoder's "
                              f"position embeddings ({encoder.max_sequence_length}).")
         if batch_size < 1:
-            raise ValueError(f"`batch_size` ({batch_size}) must be at least 1.")
+            raise UsageError(f"`batch_size` ({batch_size}) must be at least 1.")
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.num_layers = num_layers
@@ -200,12 +201,12 @@ def read_baseline(path, num_layers):
         ValueError: naming the file (and line) when the header, a row or the layer is missing.
     """
     if not os.path.isfile(path):
-        raise ValueError(f"Baseline file not found: {path!r}.")
+        raise UsageError(f"Baseline file not found: {path!r}.")
     with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     header = [cell.strip() for cell in rows[0]] if rows else []
     if header != BASELINE_COLUMNS:
-        raise ValueError(f"{path}:1: expected the header {','.join(BASELINE_COLUMNS)}, "
+        raise UsageError(f"{path}:1: expected the header {','.join(BASELINE_COLUMNS)}, "
                          f"got {','.join(header)!r}.")
     layers = {}
     for number, row in enumerate(rows[1:], start=2):
@@ -216,11 +217,11 @@ def read_baseline(path, num_layers):
         except ValueError:
             layer, values = None, []
         if len(values) != 3 or layer != int(layer):
-            raise ValueError(f"{path}:{number}: expected `LAYER,P,R,F` (an integer and three "
+            raise UsageError(f"{path}:{number}: expected `LAYER,P,R,F` (an integer and three "
                              f"numbers), got {','.join(row)!r}.")
         layers[int(layer)] = values
     if num_layers not in layers:
-        raise ValueError(f"{path}: no row for layer {num_layers} (layers present: "
+        raise UsageError(f"{path}: no row for layer {num_layers} (layers present: "
                          f"{sorted(layers)}).")
     return np.array(layers[num_layers], np.float32)
 
@@ -265,7 +266,7 @@ def bert_score(embedder, candidates, references, idf=False, baseline_file=None,
         dict of float32 [pairs]: `precision`, `recall`, `f1`.
     """
     if len(candidates) != len(references):
-        raise ValueError(f"`candidates` ({len(candidates)} texts) and `references` "
+        raise UsageError(f"`candidates` ({len(candidates)} texts) and `references` "
                          f"({len(references)} texts) must have the same length.")
     tokenizer = embedder.tokenizer
     if idf:

@@ -2,6 +2,8 @@
 
 import os
 
+from tfbert.errors import UsageError
+
 
 def read_lines(path):
     """The lines of a UTF-8 file, without line ends; empty lines are kept (empty texts).
@@ -13,7 +15,7 @@ def read_lines(path):
         ValueError: the file is missing, or a line is not UTF-8 (naming the line).
     """
     if not os.path.isfile(path):
-        raise ValueError(f"Text file not found: {path!r}.")
+        raise UsageError(f"Text file not found: {path!r}.")
     with open(path, "rb") as f:
         raw = f.read().split(b"\n")
     if raw[-1] == b"":
@@ -23,7 +25,7 @@ def read_lines(path):
         try:
             lines.append(line.decode("utf-8").removesuffix("\r"))
         except UnicodeDecodeError as error:
-            raise ValueError(f"{path}:{number}: not UTF-8 ({error.reason} at byte "
+            raise UsageError(f"{path}:{number}: not UTF-8 ({error.reason} at byte "
                              f"{error.start}).") from None
     return lines
 
@@ -38,7 +40,7 @@ def read_pairs(candidates_file, references_file):
     candidates = read_lines(candidates_file)
     references = read_lines(references_file)
     if len(candidates) != len(references):
-        raise ValueError(
+        raise UsageError(
             f"The candidates ({candidates_file}: {len(candidates)} lines) and the references "
             f"({references_file}: {len(references)} lines) must have the same number of lines, "
             "one text per line, paired by line number.")

@@ -15,6 +15,7 @@ import json
 import os
 
 from tfbert.checkpoints import load_encoder
+from tfbert.errors import UsageError
 from tfbert.tasks.embedding.model import SentenceEmbedder
 from tfbert.tokenization import BertTokenizer
 
@@ -30,7 +31,7 @@ def _read_json(path):
         try:
             return json.load(f)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg}).") from None
+            raise UsageError(f"{path}:{error.lineno}: not valid JSON ({error.msg}).") from None
 
 
 def _check_modules(checkpoint):
@@ -39,14 +40,14 @@ def _check_modules(checkpoint):
     for module in _read_json(path) or []:
         kind = str(module.get("type", "")).rsplit(".", 1)[-1]
         if kind not in _MODULES:
-            raise ValueError(f"{path}: module {module.get('name')!r} is a {kind!r}; only "
+            raise UsageError(f"{path}: module {module.get('name')!r} is a {kind!r}; only "
                              f"{' -> '.join(_MODULES)} (mean pooling) is supported.")
         if kind == "Pooling":
             pooling_path = os.path.join(checkpoint, module.get("path", ""), "config.json")
             modes = sorted(k for k, v in _read_json(pooling_path).items()
                            if k.startswith("pooling_mode_") and v)
             if modes and modes != ["pooling_mode_mean_tokens"]:
-                raise ValueError(f"{pooling_path}: pooling {modes}; only "
+                raise UsageError(f"{pooling_path}: pooling {modes}; only "
                                  "`pooling_mode_mean_tokens` is supported.")
 
 
@@ -73,7 +74,7 @@ def sentence_settings(checkpoint, max_seq_length=None):
     if sentence.get("do_lower_case") and lower_case is False:
         # Its Python `str.lower()` keeps accents; this tokenizer lower-cases only with
         # accent stripping (uncased BERT), so the ids would differ.
-        raise ValueError(f"{os.path.join(checkpoint, SENTENCE_CONFIG)}: `do_lower_case` true "
+        raise UsageError(f"{os.path.join(checkpoint, SENTENCE_CONFIG)}: `do_lower_case` true "
                          "over a cased tokenizer is not supported.")
     if max_seq_length is None:
         max_seq_length = sentence.get("max_seq_length") or DEFAULT_MAX_SEQ_LENGTH
@@ -103,7 +104,7 @@ def load_sentence_embedder(checkpoint, max_seq_length=None, normalizer=None, dty
     encoder = load_encoder(checkpoint, dtype=dtype)
     length = settings["max_seq_length"]
     if not 2 <= length <= encoder.max_sequence_length:
-        raise ValueError(f"`max_seq_length` ({length}) must be between 2 and the checkpoint's "
+        raise UsageError(f"`max_seq_length` ({length}) must be between 2 and the checkpoint's "
                          f"position embeddings ({encoder.max_sequence_length}).")
     tokenizer = BertTokenizer(os.path.join(checkpoint, "vocab.txt"),
                               lower_case=settings["lower_case"], normalizer=normalizer)

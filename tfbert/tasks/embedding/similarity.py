@@ -12,6 +12,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfbert.errors import UsageError
 from tfbert.tasks.embedding.checkpoint import load_sentence_embedder
 from tfbert.tasks.embedding.serving import EmbeddingSignatures
 
@@ -30,12 +31,12 @@ def text_embedder(path, max_seq_length=None):
     """
     if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
         if max_seq_length is not None:
-            raise ValueError(f"`max_seq_length` ({max_seq_length}) applies to checkpoints; the "
+            raise UsageError(f"`max_seq_length` ({max_seq_length}) applies to checkpoints; the "
                              f"export {path} has its own.")
         loaded = tf.saved_model.load(path)
         signature = loaded.signatures["serving_default"]
         if "embedding" not in signature.structured_outputs:
-            raise ValueError(f"{path}: `serving_default` returns "
+            raise UsageError(f"{path}: `serving_default` returns "
                              f"{sorted(signature.structured_outputs)}, not `embedding`; export "
                              "it with --task=embedding.")
         # The closure keeps `loaded` (and so its variables) alive.
@@ -52,7 +53,7 @@ def embed_texts(embed, texts, batch_size=64):
     Texts are batched in order of length, so a batch's texts pad to similar lengths.
     """
     if batch_size < 1:
-        raise ValueError(f"`batch_size` ({batch_size}) must be >= 1.")
+        raise UsageError(f"`batch_size` ({batch_size}) must be >= 1.")
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     parts = [np.asarray(embed(tf.constant([texts[i] for i in order[start:start + batch_size]],
                                           tf.string)))
@@ -73,7 +74,7 @@ def cosine_similarities(embed, first, second, batch_size=64):
         batch_size: int, texts per call of `embed`. Defaults to 64.
     """
     if len(first) != len(second):
-        raise ValueError(f"`first` ({len(first)} texts) and `second` ({len(second)} texts) "
+        raise UsageError(f"`first` ({len(first)} texts) and `second` ({len(second)} texts) "
                          "must have equal lengths.")
     vectors = embed_texts(embed, list(first) + list(second), batch_size)
     a, b = vectors[:len(first)], vectors[len(first):]
