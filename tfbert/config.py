@@ -2,7 +2,8 @@
 
 import dataclasses
 import json
-import os
+
+import tensorflow as tf
 
 _ACTIVATIONS = ("gelu", "gelu_new", "relu")
 
@@ -105,9 +106,9 @@ class BertConfig:
     @classmethod
     def from_json(cls, path):
         """Reads the project's JSON, an original `bert_config.json` or a HF `config.json`."""
-        if not os.path.isfile(path):
+        if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
             raise ValueError(f"Config file not found: {path}")
-        with open(path, encoding="utf-8") as f:
+        with tf.io.gfile.GFile(path) as f:
             try:
                 values = json.load(f)
             except json.JSONDecodeError as error:
@@ -120,9 +121,8 @@ class BertConfig:
         return dataclasses.asdict(self)
 
     def to_json(self, path):
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-            f.write("\n")
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
 def _preset(layers, hidden):
