@@ -37,34 +37,34 @@ from tfbert.training.options import TrainingOptions
 
 FINETUNE_LEARNING_RATES = {"sentiment": 1e-3, "ner": 3e-3}
 
-_TASK = flags.DEFINE_enum("task", "sentiment", ["sentiment", "ner"], "What to fine-tune: "
-                          "sentiment reviews (classification) or People's Daily NER.")
-_WORK_DIR = flags.DEFINE_string("work_dir", "quickstart", "Directory for every output.")
-_CONFIG = flags.DEFINE_string("config", "tiny", "Encoder preset or BertConfig JSON.")
-_VOCAB_SIZE = flags.DEFINE_integer("vocab_size", 8000, "Target vocabulary size.",
-                                   lower_bound=16)
-_PRETRAIN_STEPS = flags.DEFINE_integer("pretrain_steps", 2000, "Pretraining steps (0 skips "
-                                       "pretraining).", lower_bound=0)
-_PRETRAIN_LEARNING_RATE = flags.DEFINE_float("pretrain_learning_rate", 2e-3,
-                                             "Peak learning rate of pretraining.")
-_FINETUNE_EPOCHS = flags.DEFINE_integer("finetune_epochs", 3, "Fine-tuning epochs.",
-                                        lower_bound=1)
-_FINETUNE_STEPS = flags.DEFINE_integer("finetune_steps", None, "Fine-tuning steps; "
-                                       "overrides --finetune_epochs.", lower_bound=1)
-_FINETUNE_LEARNING_RATE = flags.DEFINE_float(
-    "finetune_learning_rate", None, "Peak learning rate of fine-tuning; default per task "
-    f"({', '.join(f'{k} {v:g}' for k, v in FINETUNE_LEARNING_RATES.items())}).")
-_PRETRAIN_SEQ_LENGTH = flags.DEFINE_integer("pretrain_seq_length", 128, "Tokens per "
-                                            "pretraining sequence.", lower_bound=8)
-_MAX_SEQ_LENGTH = flags.DEFINE_integer("max_seq_length", 256, "Tokens per fine-tuning "
-                                       "sequence (length buckets keep short texts short).",
-                                       lower_bound=8)
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of initialisation, shuffling and masking.")
-_CPU_DEVICES = flags.DEFINE_integer("cpu_devices", 1, "Logical CPU devices (mirrored "
-                                    "training without GPUs).", lower_bound=1)
-_JIT_COMPILE = flags.DEFINE_boolean("jit_compile", True, "Compile the training steps with "
-                                    "XLA (faster for small models on CPU too).")
+
+def define_flags():
+    """The program's flags, defined under `__main__` (and by `benchmarks.quality`), so tests
+    can import programs whose flags share names."""
+    flags.DEFINE_enum("task", "sentiment", ["sentiment", "ner"], "What to fine-tune: "
+                      "sentiment reviews (classification) or People's Daily NER.")
+    flags.DEFINE_string("work_dir", "quickstart", "Directory for every output.")
+    flags.DEFINE_string("config", "tiny", "Encoder preset or BertConfig JSON.")
+    flags.DEFINE_integer("vocab_size", 8000, "Target vocabulary size.", lower_bound=16)
+    flags.DEFINE_integer("pretrain_steps", 2000, "Pretraining steps (0 skips pretraining).",
+                         lower_bound=0)
+    flags.DEFINE_float("pretrain_learning_rate", 2e-3, "Peak learning rate of pretraining.")
+    flags.DEFINE_integer("finetune_epochs", 3, "Fine-tuning epochs.", lower_bound=1)
+    flags.DEFINE_integer("finetune_steps", None, "Fine-tuning steps; overrides "
+                         "--finetune_epochs.", lower_bound=1)
+    flags.DEFINE_float(
+        "finetune_learning_rate", None, "Peak learning rate of fine-tuning; default per task "
+        f"({', '.join(f'{k} {v:g}' for k, v in FINETUNE_LEARNING_RATES.items())}).")
+    flags.DEFINE_integer("pretrain_seq_length", 128, "Tokens per pretraining sequence.",
+                         lower_bound=8)
+    flags.DEFINE_integer("max_seq_length", 256, "Tokens per fine-tuning sequence (length "
+                         "buckets keep short texts short).", lower_bound=8)
+    flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
+    flags.DEFINE_integer("seed", 0, "Seed of initialisation, shuffling and masking.")
+    flags.DEFINE_integer("cpu_devices", 1, "Logical CPU devices (mirrored training without "
+                         "GPUs).", lower_bound=1)
+    flags.DEFINE_boolean("jit_compile", True, "Compile the training steps with XLA (faster "
+                         "for small models on CPU too).")
 
 
 def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
@@ -151,21 +151,18 @@ def run_quickstart(work_dir, task="sentiment", config="tiny", vocab_size=8000,
 
 def settings_from_flags():
     """`run_quickstart`'s keyword arguments (all but `work_dir`) from the flags."""
-    return dict(
-        task=_TASK.value, config=_CONFIG.value, vocab_size=_VOCAB_SIZE.value,
-        pretrain_steps=_PRETRAIN_STEPS.value,
-        pretrain_learning_rate=_PRETRAIN_LEARNING_RATE.value,
-        finetune_epochs=_FINETUNE_EPOCHS.value, finetune_steps=_FINETUNE_STEPS.value,
-        finetune_learning_rate=_FINETUNE_LEARNING_RATE.value,
-        max_seq_length=_MAX_SEQ_LENGTH.value, batch_size=_BATCH_SIZE.value, seed=_SEED.value,
-        cpu_devices=_CPU_DEVICES.value, jit_compile=_JIT_COMPILE.value,
-        pretrain_seq_length=_PRETRAIN_SEQ_LENGTH.value)
+    values = flags.FLAGS
+    names = ("task", "config", "vocab_size", "pretrain_steps", "pretrain_learning_rate",
+             "finetune_epochs", "finetune_steps", "finetune_learning_rate", "max_seq_length",
+             "batch_size", "seed", "cpu_devices", "jit_compile", "pretrain_seq_length")
+    return {name: values[name].value for name in names}
 
 
 def main(argv):
     del argv
-    run_quickstart(_WORK_DIR.value, **settings_from_flags())
+    run_quickstart(flags.FLAGS.work_dir, **settings_from_flags())
 
 
 if __name__ == "__main__":
+    define_flags()
     run_program(main)

@@ -16,18 +16,22 @@ import os
 import numpy as np
 from absl import flags
 
-from apps.quickstart import run_quickstart, settings_from_flags
+from apps import quickstart
 from benchmarks.baselines import ner_baseline, sentiment_baseline
 from benchmarks.timing import print_table
 from tfbert.data.peoples_daily import load_ner_split
 from tfbert.data.sentiment import load_sentiment_split
 from tfbert.errors import run_program
 
-_SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds, one quickstart pair each "
-                           "(overrides --seed).")
-_SKIP_ABLATION = flags.DEFINE_boolean("skip_ablation", False, "Do not run the "
-                                      "no-pretraining ablation.")
-_OUTPUT_JSON = flags.DEFINE_string("output_json", None, "Also write the figures here.")
+
+def define_flags():
+    """The quickstart's flags plus this program's, defined under `__main__`."""
+    quickstart.define_flags()
+    flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds, one quickstart pair each (overrides "
+                      "--seed).")
+    flags.DEFINE_boolean("skip_ablation", False, "Do not run the no-pretraining ablation.")
+    flags.DEFINE_string("output_json", None, "Also write the figures here.")
+
 
 METRICS = {"sentiment": "eval_accuracy", "ner": "eval_f1"}
 FIGURES = ("eval_accuracy", "eval_macro_f1", "eval_f1", "eval_precision", "eval_recall",
@@ -58,7 +62,7 @@ def run_quality(seeds, work_dir, settings, skip_ablation=False):
         if not skip_ablation:
             runs.append(("ablation", 0))
         for kind, steps in runs:
-            summary = run_quickstart(os.path.join(work_dir, f"{kind}_seed{seed}"),
+            summary = quickstart.run_quickstart(os.path.join(work_dir, f"{kind}_seed{seed}"),
                                      **{**settings, "pretrain_steps": steps, "seed": seed})
             results[kind].append({k: summary[k] for k in FIGURES if k in summary})
     metric = METRICS[task]
@@ -83,15 +87,17 @@ def print_results(results):
 
 def main(argv):
     del argv
-    settings = settings_from_flags()
-    results = run_quality([int(s) for s in _SEEDS.value], flags.FLAGS.work_dir, settings,
-                          _SKIP_ABLATION.value)
+    settings = quickstart.settings_from_flags()
+    values = flags.FLAGS
+    results = run_quality([int(s) for s in values.seeds], values.work_dir, settings,
+                          values.skip_ablation)
     print_results(results)
-    if _OUTPUT_JSON.value:
-        with open(_OUTPUT_JSON.value, "w", encoding="utf-8") as f:
+    if values.output_json:
+        with open(values.output_json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
             f.write("\n")
 
 
 if __name__ == "__main__":
+    define_flags()
     run_program(main)

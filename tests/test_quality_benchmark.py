@@ -30,7 +30,7 @@ def test_run_quality_pairs_each_seed_with_its_ablation(monkeypatch, tmp_path):
         return {"eval_accuracy": 0.8 + 0.01 * seed + (0.05 if pretrain_steps else 0.0),
                 "seconds": 1.0}
 
-    monkeypatch.setattr(quality, "run_quickstart", fake_quickstart)
+    monkeypatch.setattr(quality.quickstart, "run_quickstart", fake_quickstart)
     monkeypatch.setattr(quality, "sentiment_baseline", lambda train, eval_: {
         "eval_accuracy": 0.85})
     settings = {"task": "sentiment", "pretrain_steps": 7, "seed": 5, "config": "tiny"}
