@@ -29,20 +29,25 @@ from tfbert.tokenization import BertTokenizer, pack_inputs  # noqa: E402
 from tfbert.tokenization.case import resolve_lower_case  # noqa: E402
 from tfbert.training.run_dir import load_run  # noqa: E402
 
-_MODEL = flags.DEFINE_string("model", None, "A fine-tuning run directory (model.keras, "
-                             "vocab.txt, task.json) or a checkpoint directory.")
-_TEXT = flags.DEFINE_string("text", None, "The text to look at.")
-_TEXT_PAIR = flags.DEFINE_string("text_pair", None, "Optional second segment (a pair task's "
-                                 "second text, or a QA context).")
-_LAYER = flags.DEFINE_integer("layer", 0, "Transformer layer, counted from 0.")
-_HEAD = flags.DEFINE_integer("head", -1, "Attention head, counted from 0; -1 draws the "
-                             "average over the layer's heads.")
-_OUTPUT = flags.DEFINE_string("output", "attention.png", "The PNG file to write.")
-_MAX_SEQ_LENGTH = flags.DEFINE_integer("max_seq_length", None, "Word pieces at most, [CLS] "
-                                       "and [SEP] included; default: the run's, else 128.",
-                                       lower_bound=3)
-_DO_LOWER_CASE = flags.DEFINE_boolean("do_lower_case", None, "For a checkpoint: lower-case "
-                                      "the text; default: what the checkpoint says.")
+
+def define_flags():
+    """The program's flags, defined under `__main__` so tests can import programs whose
+    flags share names (`--model`, `--max_seq_length`, `--output`)."""
+    flags.DEFINE_string("model", None, "A fine-tuning run directory (model.keras, vocab.txt, "
+                        "task.json) or a checkpoint directory.")
+    flags.DEFINE_string("text", None, "The text to look at.")
+    flags.DEFINE_string("text_pair", None, "Optional second segment (a pair task's second "
+                        "text, or a QA context).")
+    flags.DEFINE_integer("layer", 0, "Transformer layer, counted from 0.")
+    flags.DEFINE_integer("head", -1, "Attention head, counted from 0; -1 draws the average "
+                         "over the layer's heads.")
+    flags.DEFINE_string("output", "attention.png", "The PNG file to write.")
+    flags.DEFINE_integer("max_seq_length", None, "Word pieces at most, [CLS] and [SEP] "
+                         "included; default: the run's, else 128.", lower_bound=3)
+    flags.DEFINE_boolean("do_lower_case", None, "For a checkpoint: lower-case the text; "
+                         "default: what the checkpoint says.")
+
+
 # Fonts that draw CJK characters, tried in this order; without any, the default font draws
 # them as boxes.
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Source Han Sans SC",
@@ -159,12 +164,13 @@ def plot_attention(model, text, output, layer=0, head=-1, text_pair=None,
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if not _OUTPUT.value.lower().endswith(".png"):
-        raise UsageError(f"--output={_OUTPUT.value}: give a .png file.")
+    values = flags.FLAGS
+    if not values.output.lower().endswith(".png"):
+        raise UsageError(f"--output={values.output}: give a .png file.")
     start = time.time()
-    result = plot_attention(_MODEL.value, _TEXT.value, _OUTPUT.value, _LAYER.value,
-                            _HEAD.value, _TEXT_PAIR.value, _MAX_SEQ_LENGTH.value,
-                            _DO_LOWER_CASE.value)
+    result = plot_attention(values.model, values.text, values.output, values.layer,
+                            values.head, values.text_pair, values.max_seq_length,
+                            values.do_lower_case)
     which = "heads averaged" if result["head"] == -1 else f"head {result['head']}"
     print(f"wrote {result['output']}: layer {result['layer']} of {result['num_layers']}, "
           f"{which} (of {result['num_heads']}), {len(result['tokens'])} tokens, "
@@ -176,5 +182,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["model", "text"])
     run_program(main)
