@@ -4,10 +4,11 @@ import os
 import sys
 
 import tensorflow as tf
-from absl import flags
+from absl import app, flags
 
 from tfbert.data import files
 from tfbert.errors import UsageError, writing
+from tfbert.tasks.classification.suites import run_suite
 from tfbert.training import run_dir
 from tfbert.training.distribution import STRATEGIES
 from tfbert.training.options import TrainingOptions, check_start
@@ -133,3 +134,25 @@ def training_options():
         keep_best=values.keep_best, early_stopping_patience=values.early_stopping_patience,
         bucket_width=values.bucket_width)
     return options, check_start(options)
+
+
+def define_suite_flags(suite, data_dir_help):
+    """`--task`, `--data_dir`, `--output_dir` of a benchmark-suite program (GLUE, CLUE)."""
+    flags.DEFINE_enum("task", "all", ["all", *suite.tasks], f"The {suite.name} task to run, "
+                      "or `all` for every task under --data_dir.", case_sensitive=False)
+    flags.DEFINE_string("data_dir", None, data_dir_help)
+    flags.DEFINE_string("output_dir", None, "Where each task's run, the submission files and "
+                        "summary.json go.")
+
+
+def run_suite_from_flags(suite):
+    """Fine-tunes and scores the flags' tasks of `suite` (see `define_suite_flags`)."""
+    values = flags.FLAGS
+    if values.model_dir:
+        raise app.UsageError(f"--model_dir={values.model_dir}: give --output_dir; each "
+                             "task's run goes to OUTPUT_DIR/<task>.")
+    options, _ = training_options()
+    with writing(f"--output_dir={values.output_dir}"):
+        save_flagfile(values.output_dir)
+        run_suite(suite, values.data_dir, values.output_dir, options,
+                  tasks=None if values.task == "all" else [values.task], strict=values.strict)
