@@ -51,7 +51,7 @@ class TrainingOptions:
         """Optimizer steps: `train_steps`, else `epochs` full global batches; rounded up to
         whole loops of `steps_per_loop`, so the schedule ends where training does."""
         steps = self.train_steps or self.epochs * (num_examples // self.batch_size)
-        if num_examples < 1:
+        if num_examples < 1 and not self.train_steps:  # TFRecords count no examples
             raise UsageError("no training examples: the training data is empty (or every "
                              "row was skipped).")
         if steps < 1:
